@@ -1,0 +1,281 @@
+"""Every docs page as a test: the Sybil configuration behind the root conftest.py.
+
+- Every fence whose language is Python runs, whatever else its info string holds (`python title="x.py"`,
+  `{ .python .annotate }`, `py`), in page order, in one namespace per page.
+- A block starting with `>>>` is a doctest (ELLIPSIS, NORMALIZE_WHITESPACE).
+- `--8<--` lines are expanded by pymdownx.snippets with mkdocs.yml's settings (see embed.py).
+- A fence with language `output` shows what the Python block before it prints; the two are compared. A block
+  that prints with no `output` fence after it fails, so nothing a reader would see goes unchecked.
+- `<!-- skip: next "reason" -->` skips; a skip that gives no reason fails.
+- Each page runs as in a fresh interpreter (`__name__ == "__main__"`, freshly seeded generators), in its own
+  empty temporary working directory, and puts back the process-wide state it changed.
+"""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import difflib
+import doctest
+import io
+import os
+import shutil
+import sys
+import tempfile
+import types
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from unittest import SkipTest
+
+from sybil import Document, Example, Region, Sybil
+from sybil.evaluators.doctest import DocTestEvaluator
+from sybil.integration.pytest import SybilFile, SybilItem
+from sybil.parsers.abstract.doctest import DocTestStringParser
+from sybil.parsers.markdown import SkipParser
+
+from harness.embed import Embedder, EmbedError, snippets_options
+from harness.fences import OUTPUT_LANGUAGE, PYTHON_LANGUAGES, fence_language, fenced_blocks
+from harness.session import fresh_session
+
+DOCTEST_FLAGS = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
+
+
+class Page(Document):
+    """A docs page, run the way a reader runs it: top to bottom in a fresh `__main__`, in an empty folder."""
+
+    def __init__(self, text: str, path: str) -> None:
+        super().__init__(text, path)
+        # A real module, so classes a page defines can be pickled and found again, as in a reader's session.
+        self.main = types.ModuleType("__main__")
+        self.namespace = self.main.__dict__
+        self.workdir: str | None = None
+        self._restore: Callable[[], None] | None = None
+        _open_pages[id(self.namespace)] = self
+
+    def start(self) -> None:
+        self.workdir = tempfile.mkdtemp(prefix=f"primer-{Path(self.path).stem}-")
+        self._restore = fresh_session()
+
+    def finish(self) -> None:
+        if self._restore:
+            self._restore()
+        if self.workdir:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+        _open_pages.pop(id(self.namespace), None)
+
+    def evaluate(self, example: Example, evaluator: Callable) -> None:
+        __tracebackhide__ = True
+        if self.workdir is None:  # evaluated outside pytest's setup (Sybil used directly)
+            self.start()
+        main, cwd = sys.modules["__main__"], os.getcwd()
+        sys.modules["__main__"] = self.main
+        os.chdir(self.workdir)
+        try:
+            super().evaluate(example, evaluator)
+        finally:
+            sys.modules["__main__"] = main
+            os.chdir(cwd)
+
+
+_open_pages: dict[int, Page] = {}
+
+
+def _start_page(namespace: dict) -> None:
+    _open_pages[id(namespace)].start()
+
+
+def _finish_page(namespace: dict) -> None:
+    _open_pages[id(namespace)].finish()
+
+
+@dataclass
+class CodeBlock:
+    """A Python block that is not a doctest; `printed` is its stdout once it has run."""
+
+    lines: list[str]
+    first_line: int  # line of the fence's first code line in the page
+    output: OutputBlock | None = None
+    state: str = "not run"  # then "ran" or "raised"
+    printed: str = ""
+
+
+@dataclass
+class OutputBlock:
+    text: str
+    line: int
+    code: CodeBlock | None = field(default=None, repr=False)
+
+
+def _failure(message: str) -> Callable[[Example], str]:
+    return lambda example: message
+
+
+class PageParser:
+    """Finds the Python, doctest and output blocks of a page and pairs each output block with its code."""
+
+    def __init__(self, embedder: Embedder) -> None:
+        self.embedder = embedder
+        self.doctests = DocTestStringParser(DocTestEvaluator(DOCTEST_FLAGS))
+
+    def __call__(self, document: Document) -> Iterator[Region]:
+        previous: CodeBlock | None = None  # the code block an output fence placed next would show
+        for region in fenced_blocks(document):
+            language = fence_language(region.lexemes["info"])
+            source = region.lexemes["source"]
+            line = document.text.count("\n", 0, region.start) + 1
+            if language in PYTHON_LANGUAGES and source.lstrip().startswith(">>>"):
+                for example in self.doctests(source, document.path):
+                    example.adjust(region, source)
+                    yield example
+                previous = None
+            elif language in PYTHON_LANGUAGES:
+                previous = CodeBlock(source.splitlines(), first_line=line + 1)
+                region.parsed, region.evaluator = previous, self.run_code
+                yield region
+            elif language == OUTPUT_LANGUAGE:
+                shown = OutputBlock(source, line, code=previous)
+                if previous is not None:
+                    previous.output = shown
+                region.parsed, region.evaluator = shown, check_output
+                previous = None
+                yield region
+            else:
+                previous = None
+
+    def run_code(self, example: Example) -> str | None:
+        __tracebackhide__ = True
+        block: CodeBlock = example.parsed
+        try:
+            chunks = self.embedder.chunks(block.lines, block.first_line, example.path)
+            codes = [chunk.compile() for chunk in chunks]
+        except SyntaxError as error:
+            block.state = "raised"
+            raise SyntaxError(error.msg, (error.filename, error.lineno, error.offset, error.text)) from None
+        except EmbedError as error:
+            block.state = "raised"
+            return str(error)
+        block.state = "raised"
+        stdout = io.StringIO()
+        try:
+            with contextlib.redirect_stdout(stdout):
+                for code in codes:
+                    exec(code, example.namespace)
+        except BaseException as error:
+            if stdout.getvalue():
+                error.add_note(f"The block had printed, before the error:\n{stdout.getvalue()}")
+            raise
+        block.state, block.printed = "ran", stdout.getvalue()
+        if block.output is None and block.printed:
+            return (
+                "this block prints, but no ```output fence follows it to show what it prints:\n"
+                f"{_indent(block.printed)}\nAdd the output fence (it is checked) or stop printing."
+            )
+        return None
+
+
+def check_output(example: Example) -> str | None:
+    __tracebackhide__ = True
+    shown: OutputBlock = example.parsed
+    code = shown.code
+    if code is None:
+        return (
+            "an ```output fence must come after a python block (doctest blocks show their output inline); "
+            "nothing here prints what it shows"
+        )
+    if code.state == "not run":
+        raise SkipTest(f"its python block (line {code.first_line - 1}) was skipped")
+    if code.state == "raised":
+        return f"not checked: its python block (line {code.first_line - 1}) failed"
+    want, got = _normalise(shown.text), _normalise(code.printed)
+    if doctest.OutputChecker().check_output(want, got, doctest.ELLIPSIS):
+        return None
+    diff = difflib.unified_diff(
+        want.splitlines(), got.splitlines(), "shown on the page", "printed by the code", lineterm="", n=2
+    )
+    return "the output shown differs from what the code printed:\n" + "\n".join(diff)
+
+
+def _normalise(text: str) -> str:
+    return "\n".join(line.rstrip() for line in text.strip("\n").splitlines()) + "\n"
+
+
+def _indent(text: str) -> str:
+    return "\n".join("    " + line for line in text.rstrip("\n").splitlines())
+
+
+class ExplainedSkipParser(SkipParser):
+    """Sybil's skip directive, except that starting a skip without saying why is an error (Sybil counts it
+    as a pass). Accepted: `<!-- skip: next "why" -->` and `<!-- skip: start if(condition, reason="why") -->`."""
+
+    def __call__(self, document: Document) -> Iterator[Region]:
+        for region in super().__call__(document):
+            action, arguments = region.parsed
+            if action in ("start", "next") and not _states_reason(arguments):
+                region.evaluator = _failure(
+                    f'a skip must say why: <!-- skip: {action} "reason" --> '
+                    f'or <!-- skip: {action} if(condition, reason="reason") -->'
+                )
+            yield region
+
+
+def _states_reason(arguments: str | None) -> bool:
+    arguments = (arguments or "").strip()
+    try:
+        if arguments.startswith("if"):
+            call = ast.parse("if_" + arguments[2:], mode="eval").body
+            reasons = [k.value for k in call.keywords if k.arg == "reason"] + call.args[1:2]
+        else:
+            reasons = [ast.parse(arguments, mode="eval").body]
+    except SyntaxError:
+        return False
+    return any(isinstance(r, ast.Constant) and isinstance(r.value, str) and r.value.strip() for r in reasons)
+
+
+def page_sybil(root: Path, docs: str = "docs") -> Sybil:
+    """The Sybil that runs every Markdown page under `root/docs`, with the snippet settings of root/mkdocs.yml."""
+    embedder = Embedder(snippets_options(root / "mkdocs.yml"))
+    return Sybil(
+        parsers=[PageParser(embedder), ExplainedSkipParser()],
+        path=str(root / docs),
+        patterns=["*.md"],
+        document_types={".md": Page},
+        setup=_start_page,
+        teardown=_finish_page,
+    )
+
+
+class PageItem(SybilItem):
+    """One block of a page. Sybil's item shows its own and the harness's frames in a failure; this one drops
+    frames marked `__tracebackhide__`, so a traceback starts at the page (or snippet) line that failed."""
+
+    def _traceback_filter(self, excinfo):
+        return super()._traceback_filter(excinfo).filter(excinfo)
+
+    def repr_failure(self, excinfo, style=None):
+        # pytest's long style prints a module-level frame from line 1 of its file: the whole page up to the
+        # failure. Short style prints the failing line of each frame. An explicit --tb still wins.
+        if style is None and self.config.getoption("tbstyle") == "auto":
+            style = "short"
+        return super().repr_failure(excinfo, style)
+
+
+class PageFile(SybilFile):
+    def collect(self):
+        for sybil in self.sybils:
+            document = sybil.parse(self.path)
+            self.documents.append(document)
+            for example in document.examples():
+                yield PageItem.from_parent(self, sybil=sybil, example=example)
+
+
+def collect_pages(root: Path, docs: str = "docs"):
+    """The `pytest_collect_file` hook for a conftest.py: every page under `root/docs` becomes a test file."""
+    sybil = page_sybil(root, docs)
+
+    def pytest_collect_file(file_path: Path, parent):
+        if sybil.should_parse(file_path):
+            return PageFile.from_parent(parent, path=file_path, sybils=[sybil])
+        return None
+
+    return pytest_collect_file

@@ -1,0 +1,380 @@
+"""The doc-test harness, tested on small pages written to a temporary project and run by pytest in-process.
+
+Each test states an outcome that would change if the behaviour it guards were removed: a fence with
+attributes that stopped running would pass instead of fail, a missing section would vanish silently, etc.
+"""
+
+import textwrap
+import tomllib
+from pathlib import Path
+
+import pytest
+import torch  # noqa: F401  (loaded before pytester runs: it unloads what a run imports, and numpy cannot reload)
+
+ROOT = Path(__file__).resolve().parents[1]
+SNIPPETS_EXTENSION_CONFIG = """\
+markdown_extensions:
+  - pymdownx.snippets:
+      base_path: [!relative $config_dir]
+      check_paths: true
+"""
+
+
+@pytest.fixture
+def project(pytester):
+    """A temporary project laid out like ours: mkdocs.yml, docs/, snippets/, and the root conftest's hook."""
+    pytester.makefile(".yml", mkdocs=SNIPPETS_EXTENSION_CONFIG)
+    pytester.makeconftest(
+        "from pathlib import Path\n"
+        "from harness.pages import collect_pages\n"
+        "pytest_collect_file = collect_pages(Path(__file__).parent)\n"
+    )
+    # the suite's own warning filters, so a page is held to the same rules as ours
+    filters = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["pytest"]["ini_options"]["filterwarnings"]
+    pytester.makeini("[pytest]\nfilterwarnings =\n" + "".join(f"    {f}\n" for f in filters))
+    (pytester.path / "docs").mkdir()
+    (pytester.path / "snippets").mkdir()
+    return pytester
+
+
+def write(project, relative: str, text: str) -> Path:
+    path = project.path / relative
+    path.write_text(textwrap.dedent(text).lstrip("\n"))
+    return path
+
+
+def run(project, *args):
+    return project.runpytest_inprocess("-p", "no:cacheprovider", "-p", "no:xdist", "-rs", *args)
+
+
+def test_fences_with_attributes_are_run(project):
+    write(project, "docs/page.md", '''
+        ```python title="example.py"
+        assert False, "a titled fence ran"
+        ```
+
+        ``` { .python .annotate }
+        assert False, "an attr-list fence ran"
+        ```
+
+        ```py
+        assert False, "a py fence ran"
+        ```
+
+        ```python hl_lines="1"
+        assert False, "a fence with hl_lines ran"
+        ```
+    ''')
+    result = run(project)
+    result.assert_outcomes(failed=4)
+    result.stdout.fnmatch_lines(["*a titled fence ran*", "*an attr-list fence ran*", "*a py fence ran*",
+                                 "*a fence with hl_lines ran*"])
+
+
+def test_blocks_share_one_namespace_in_page_order(project):
+    write(project, "snippets/mod.py", '''
+        """Code of docs/page.md."""
+        # --8<-- [start:define]
+        answer = 42
+        # --8<-- [end:define]
+    ''')
+    write(project, "docs/page.md", '''
+        ```python
+        --8<-- "snippets/mod.py:define"
+        ```
+
+        ```python
+        assert answer == 42
+        doubled = answer * 2
+        ```
+
+        ```pycon
+        >>> doubled
+        84
+        ```
+    ''')
+    run(project).assert_outcomes(passed=3)
+
+
+def test_wrong_doctest_output_fails(project):
+    write(project, "docs/page.md", '''
+        ```pycon
+        >>> 1 + 1
+        3
+        ```
+    ''')
+    result = run(project)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*Expected:*", "*3*", "*Got:*", "*2*"])
+
+
+def test_doctest_uses_ellipsis_and_normalized_whitespace(project):
+    write(project, "docs/page.md", '''
+        ```python
+        >>> list(range(30))
+        [0, 1, 2, ..., 29]
+        >>> print("a   b")
+        a b
+        ```
+    ''')
+    run(project).assert_outcomes(passed=2)
+
+
+def test_wrong_output_block_fails_with_a_diff(project):
+    write(project, "docs/page.md", '''
+        ```python
+        print("loss = 0.25")
+        print("done")
+        ```
+
+        ```output
+        loss = 0.24
+        done
+        ```
+    ''')
+    result = run(project)
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["*page.md, line 6*", "*-loss = 0.24", "*+loss = 0.25"])
+
+
+def test_matching_output_block_passes_and_allows_ellipsis(project):
+    write(project, "docs/page.md", '''
+        ```python
+        print("tensor([1., 2.])")
+        print("<object at 0x7f00>")
+        ```
+
+        1. An annotation list may sit between a block and its output.
+
+        ```output
+        tensor([1., 2.])
+        <object at ...>
+        ```
+    ''')
+    run(project).assert_outcomes(passed=2)
+
+
+def test_output_block_without_python_block_is_an_error(project):
+    write(project, "docs/page.md", '''
+        ```bash
+        echo hi
+        ```
+
+        ```output
+        hi
+        ```
+    ''')
+    result = run(project)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*page.md, line 5*", "*an ```output fence must come after a python block*"])
+
+
+def test_printing_block_without_output_block_fails(project):
+    write(project, "docs/page.md", '''
+        ```python
+        print("unchecked")
+        ```
+    ''')
+    result = run(project)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*no ```output fence follows*", "*unchecked*"])
+
+
+def test_missing_snippet_section_fails_and_names_it(project):
+    write(project, "snippets/mod.py", '"""Code of docs/page.md."""\n')
+    write(project, "docs/page.md", '''
+        # Page
+
+        ```python
+        --8<-- "snippets/mod.py:absent"
+        ```
+
+        ```python
+        --8<-- "snippets/nowhere.py:absent"
+        ```
+    ''')
+    result = run(project)
+    result.assert_outcomes(failed=2)
+    result.stdout.fnmatch_lines([
+        "*page.md, line 4: --8<-- \"snippets/mod.py:absent\": Snippet section 'absent' could not be located",
+        "*page.md, line 8: --8<-- \"snippets/nowhere.py:absent\": Snippet at path 'snippets/nowhere.py' could not be found",
+    ])
+
+
+def test_tracebacks_point_at_the_page_and_snippet_lines(project):
+    write(project, "snippets/mod.py", '''
+        """Code of docs/page.md."""
+
+        # --8<-- [start:fail]
+        def fail():
+            raise ValueError("raised in the snippet")
+        # --8<-- [end:fail]
+    ''')
+    write(project, "docs/page.md", '''
+        # Page
+
+        ```python
+        --8<-- "snippets/mod.py:fail"
+
+        fail()
+        ```
+    ''')
+    result = run(project)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["docs/page.md:6: in <module>", "snippets/mod.py:5: in fail",
+                                 "E   ValueError: raised in the snippet"])
+
+
+def test_syntax_error_names_the_page_line(project):
+    write(project, "docs/page.md", '''
+        # Page
+
+        ```python
+        x = 1
+        def broken(:
+        ```
+    ''')
+    result = run(project)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(['*File "*docs/page.md", line 5*', "*SyntaxError*"])
+
+
+def test_skip_without_reason_is_an_error(project):
+    write(project, "docs/page.md", '''
+        <!-- skip: next -->
+        ```python
+        x = 1
+        ```
+
+        <!-- skip: next if(True) -->
+        ```python
+        y = 1
+        ```
+    ''')
+    result = run(project)
+    result.assert_outcomes(passed=2, failed=2)
+    result.stdout.fnmatch_lines(["*a skip must say why*"])
+
+
+def test_skip_with_reason_skips_the_block_and_its_output(project):
+    write(project, "docs/page.md", '''
+        <!-- skip: next "needs a GPU" -->
+        ```python
+        print(undefined_name)
+        ```
+
+        ```output
+        never compared
+        ```
+
+        <!-- skip: start if(True, reason="needs an accelerator") -->
+        ```python
+        assert False
+        ```
+        <!-- skip: end -->
+    ''')
+    result = run(project)
+    result.assert_outcomes(skipped=3, passed=3)  # the skip directives themselves count as passes
+    result.stdout.fnmatch_lines(["*needs a GPU*", "*was skipped*", "*needs an accelerator*"])
+
+
+def test_page_runs_in_an_empty_temporary_directory_and_leaves_nothing(project):
+    write(project, "docs/page.md", '''
+        ```python
+        import os
+        from pathlib import Path
+
+        assert os.listdir() == [], "the page starts in an empty folder"
+        Path("runs").mkdir()
+        Path("runs/events.txt").write_text("written by the page")
+        Path("checkpoint.pt").write_bytes(b"0")
+        ```
+    ''')
+    before = sorted(p.relative_to(project.path) for p in project.path.rglob("*"))
+    run(project).assert_outcomes(passed=1)
+    after = sorted(p.relative_to(project.path) for p in project.path.rglob("*") if "__pycache__" not in p.parts)
+    assert after == before
+
+
+def test_each_page_starts_in_a_fresh_session(project):
+    # Page a changes global state; page b, run after it in the same process, must not see the change.
+    write(project, "docs/a.md", '''
+        ```python
+        import torch
+        torch.set_printoptions(precision=1)
+        leaked = "from page a"
+        ```
+    ''')
+    write(project, "docs/b.md", '''
+        ```pycon
+        >>> __name__
+        '__main__'
+        >>> "leaked" in globals()
+        False
+        >>> import torch
+        >>> torch.tensor([1 / 3])
+        tensor([0.3333])
+        ```
+    ''')
+    run(project).assert_outcomes(passed=5)
+
+
+def test_generators_are_freshly_seeded_so_unseeded_pages_fail(project):
+    # Two interpreters draw different unseeded numbers. Were the generator state carried (or restored) from
+    # page to page, page b would draw exactly what page a drew, and an unseeded page would pass by luck.
+    write(project, "docs/a.md", '''
+        ```python
+        import sys
+        import torch
+        sys.primer_first_draw = torch.rand(1).item()
+        ```
+    ''')
+    write(project, "docs/b.md", '''
+        ```python
+        import sys
+        import torch
+        assert torch.rand(1).item() != sys.primer_first_draw
+        del sys.primer_first_draw
+        ```
+    ''')
+    run(project).assert_outcomes(passed=2)
+
+
+def test_classes_defined_in_a_page_can_be_pickled(project):
+    write(project, "docs/page.md", '''
+        ```python
+        import pickle
+
+        class Point:
+            def __init__(self, x):
+                self.x = x
+
+        assert pickle.loads(pickle.dumps(Point(3))).x == 3
+        ```
+    ''')
+    run(project).assert_outcomes(passed=1)
+
+
+def test_warnings_are_errors(project):
+    write(project, "docs/page.md", '''
+        ```python
+        import warnings
+        warnings.warn("deprecated call", DeprecationWarning)
+        ```
+    ''')
+    result = run(project)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*DeprecationWarning: deprecated call*"])
+
+
+def test_nested_fences_are_content_not_blocks(project):
+    write(project, "docs/page.md", '''
+        ````markdown
+        ```python
+        assert False, "a fence shown inside another fence ran"
+        ```
+        ````
+    ''')
+    result = run(project)
+    result.assert_outcomes()
+    assert result.ret == pytest.ExitCode.NO_TESTS_COLLECTED
