@@ -44,3 +44,24 @@ def test_learns_the_two_spirals():
         optimizer.step()
     accuracy = (model(inputs).argmax(dim=1) == labels).float().mean().item()
     assert accuracy > 0.95
+
+
+def test_without_hidden_layers_it_is_one_linear_layer():
+    model = MLP(4, 3, hidden=())
+    assert [type(layer) for layer in model.layers] == [nn.Linear]
+
+
+def test_dropout_is_active_in_training_mode_only():
+    model, x = MLP(2, 3, hidden=(32,), dropout=0.5), torch.randn(16, 2)
+    assert not torch.equal(model(x), model(x))
+    model.eval()
+    assert torch.equal(model(x), model(x))
+
+
+def test_state_dict_round_trip(tmp_path):
+    model = MLP(2, 3, hidden=(8, 8)).eval()
+    torch.save(model.state_dict(), tmp_path / "mlp.pt")
+    restored = MLP(2, 3, hidden=(8, 8)).eval()
+    restored.load_state_dict(torch.load(tmp_path / "mlp.pt"))  # weights_only=True: tensors only
+    x = torch.randn(5, 2)
+    assert torch.equal(restored(x), model(x))
