@@ -34,7 +34,7 @@ if __name__ == "__main__":
 
 # --8<-- [start:our_module]
 class OurModule(nn.Module):
-    """The post's classifier, repaired: it returns one logit (raw score) per class."""
+    """The post's classifier, repaired: it returns one logit per class."""
 
     def __init__(self, num_inputs, num_classes, dropout_prob=0.3):  # (1)!
         super().__init__()  # (2)!
@@ -65,7 +65,7 @@ if __name__ == "__main__":  # (6)!
 
 # --8<-- [start:swish]
 class Swish(nn.Module):
-    """x * sigmoid(beta * x), with beta learned: a layer with a learnable parameter of its own."""
+    """x * sigmoid(beta * x): an activation function with a learnable parameter, beta."""
 
     def __init__(self, beta=1.0):
         super().__init__()
@@ -78,7 +78,7 @@ class Swish(nn.Module):
 
 # --8<-- [start:standardize]
 class Standardize(nn.Module):
-    """Shifts and scales inputs with a mean and a standard deviation measured once, on the training data."""
+    """Standardises inputs with a mean and a standard deviation measured on the training data."""
 
     def __init__(self, mean, std):
         super().__init__()
@@ -92,13 +92,17 @@ class Standardize(nn.Module):
 
 # --8<-- [start:checkpoint]
 def save_checkpoint(path, model, optimizer, epoch):
-    """Write what resuming training needs: the model's and the optimizer's state, and where we were."""
-    checkpoint = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch}
+    """Write what resuming training needs: model and optimizer state, and the epoch reached."""
+    checkpoint = {
+        "model": model.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "epoch": epoch,
+    }
     torch.save(checkpoint, path)
 
 
 def load_checkpoint(path, model, optimizer):
-    """Restore a checkpoint written by save_checkpoint into a model and an optimizer; return its epoch."""
+    """Load a save_checkpoint file into a model and an optimizer; return its epoch."""
     checkpoint = torch.load(path, map_location="cpu")  # (1)!
     model.load_state_dict(checkpoint["model"])
     optimizer.load_state_dict(checkpoint["optimizer"])

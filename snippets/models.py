@@ -17,7 +17,7 @@ class MLP(nn.Module):
         for size in hidden:
             layers += [nn.Linear(width, size), nn.ReLU()]
             if dropout:
-                layers.append(nn.Dropout(dropout))  # between hidden layers, never after the output
+                layers.append(nn.Dropout(dropout))  # between hidden layers, not after the output
             width = size
         layers.append(nn.Linear(width, num_classes))
         self.layers = nn.Sequential(*layers)
