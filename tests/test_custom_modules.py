@@ -170,12 +170,14 @@ def test_swish_learns_its_beta():
     assert swish.beta.item() == pytest.approx(2.0, abs=0.01)
 
 
-def test_a_plain_tensor_attribute_is_not_registered():
+def test_plain_tensors_and_plain_lists_are_not_registered():
     holder = nn.Module()
     holder.plain = torch.ones(3)
     holder.learned = nn.Parameter(torch.ones(3))
-    assert [name for name, _ in holder.named_parameters()] == ["learned"]
-    assert list(holder.state_dict()) == ["learned"]
+    holder.listed = [nn.Linear(3, 3)]
+    holder.held = nn.ModuleList([nn.Linear(3, 3)])
+    assert [name for name, _ in holder.named_parameters()] == ["learned", "held.0.weight", "held.0.bias"]
+    assert list(holder.state_dict()) == ["learned", "held.0.weight", "held.0.bias"]
     holder.to(torch.float64)
     assert holder.learned.dtype == torch.float64 and holder.plain.dtype == torch.float32
 
