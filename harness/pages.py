@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from unittest import SkipTest
 
+import pytest
 from sybil import Document, Example, Region, Sybil
 from sybil.evaluators.doctest import DocTestEvaluator
 from sybil.integration.pytest import SybilFile, SybilItem
@@ -134,7 +135,7 @@ class PageParser:
                 region.parsed, region.evaluator = previous, self.run_code
                 yield region
             elif language == OUTPUT_LANGUAGE:
-                shown = OutputBlock(source, line, code=previous)
+                shown = OutputBlock(_fence_body(document, region), line, code=previous)
                 if previous is not None:
                     previous.output = shown
                 region.parsed, region.evaluator = shown, check_output
@@ -196,6 +197,14 @@ def check_output(example: Example) -> str | None:
     return "the output shown differs from what the code printed:\n" + "\n".join(diff)
 
 
+def _fence_body(document: Document, region: Region) -> str:
+    """The text of a fence as written, less only the fence's own indentation. Sybil's lexeme is also dedented,
+    which would strip the leading spaces right-aligned output shares on every line."""
+    opening, *body, _closing = document.text[region.start:region.end].split("\n")
+    indent = len(opening) - len(opening.lstrip(" "))
+    return "\n".join(line[indent:] if line.startswith(" " * indent) else line.lstrip(" ") for line in body)
+
+
 def _normalise(text: str) -> str:
     return "\n".join(line.rstrip() for line in text.strip("\n").splitlines()) + "\n"
 
@@ -251,6 +260,12 @@ class PageItem(SybilItem):
 
     def _traceback_filter(self, excinfo):
         return super()._traceback_filter(excinfo).filter(excinfo)
+
+    def runtest(self) -> None:
+        try:
+            super().runtest()
+        except SkipTest as skip:  # Sybil skips with unittest's exception: report it at the page line
+            raise pytest.skip.Exception(str(skip), _use_item_location=True) from None
 
     def repr_failure(self, excinfo, style=None):
         # pytest's long style prints a module-level frame from line 1 of its file: the whole page up to the

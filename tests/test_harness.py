@@ -154,6 +154,30 @@ def test_matching_output_block_passes_and_allows_ellipsis(project):
     run(project).assert_outcomes(passed=2)
 
 
+def test_output_keeps_the_indentation_every_line_shares(project):
+    # Right-aligned numbers start every line with spaces; the comparison must keep them on both sides.
+    write(project, "docs/page.md", '''
+        ```python
+        for n in (7, 42):
+            print(f"{n:>4}")
+        ```
+
+        ```output
+           7
+          42
+        ```
+
+        ```python
+        print("  7")
+        ```
+
+        ```output
+           7
+        ```
+    ''')
+    run(project).assert_outcomes(passed=3, failed=1)
+
+
 def test_output_block_without_python_block_is_an_error(project):
     write(project, "docs/page.md", '''
         ```bash
