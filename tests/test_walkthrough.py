@@ -1,0 +1,235 @@
+"""The walkthrough notebook (docs/notebooks/walkthrough.py) and the build hook behind notebook pages
+(hooks/notebooks.py).
+
+The notebook is executed once per test session, by the strict site build (fixture `built_site`): these tests
+read what that execution rendered instead of running it a second time. Its own cells assert the accuracy, so a
+regression already fails the build; here the page is checked from the outside: the printed accuracy, the
+figures and their alt text, the download, the links, the weight and the time it took.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib.util
+import re
+from html import unescape
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import jupytext
+import nbformat
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SOURCE = ROOT / "docs" / "notebooks" / "walkthrough.py"
+PAGE = Path("notebooks") / "walkthrough" / "index.html"
+BUDGET_SECONDS = 10  # the notebook must run in under 10 s on 2 CPU cores
+HTML_BUDGET = 250_000  # bytes of the page itself; with Material's assets a first visit stays near 500 KB
+NBCONVERT_PLACEHOLDER_ALT = "No description has been provided for this image"
+
+
+def load_hook():
+    spec = importlib.util.spec_from_file_location("primer_notebooks_hook", ROOT / "hooks" / "notebooks.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+hook = load_hook()
+
+
+@pytest.fixture(scope="module")
+def page(built_site) -> str:
+    path = built_site.directory / PAGE
+    assert path.exists(), f"{PAGE} was not built"
+    return path.read_text(encoding="utf-8")
+
+
+def text_of(html: str) -> str:
+    return unescape(re.sub(r"<[^>]+>", "", html))
+
+
+def code_cells():
+    return [cell for cell in jupytext.read(SOURCE).cells if cell.cell_type == "code"]
+
+
+# What the build rendered ---------------------------------------------------------------------------------------
+
+
+def test_the_page_shows_the_accuracy_it_asserted(page):
+    found = re.findall(r"validation accuracy (\d\.\d{3})", text_of(page))
+    assert found, "the page does not show the best checkpoint's validation accuracy"
+    assert float(found[-1]) >= 0.97
+
+
+def test_the_page_shows_training_and_tensorboard_output(page):
+    text = text_of(page)
+    assert re.search(r"epoch 40 .* val accuracy \d\.\d{3}", text)
+    for tag in ("accuracy/validation", "learning_rate", "loss/train", "loss/validation"):
+        assert f"{tag}: 40 values" in text
+
+
+def test_figures_are_inline_with_the_alt_text_of_their_cell(page):
+    images = re.findall(r"<img\b[^>]*>", page)
+    figures = [tag for tag in images if 'src="data:image/png;base64,' in tag]
+    alts = [unescape(re.search(r'alt="([^"]*)"', tag)[1]) for tag in figures]
+    expected = [cell.metadata["alt"] for cell in code_cells() if "alt" in cell.metadata]
+    assert len(expected) == 2, "the loss curves and the decision boundary"
+    assert alts == expected
+    assert NBCONVERT_PLACEHOLDER_ALT not in page
+
+
+def test_the_download_button_points_at_a_notebook_of_the_same_cells(built_site, page):
+    match = re.search(r'<a href="([^"]+)" download[^>]*>', page)
+    assert match, "no download link on the page"
+    assert match[1] == "walkthrough.ipynb"
+    assert "Jupyter notebook" in match[0], "the icon-only link needs a title for screen readers"
+    downloaded = nbformat.read(built_site.directory / PAGE.parent / match[1], as_version=4)
+    nbformat.validate(downloaded)
+    assert downloaded.metadata.kernelspec.name == "python3"
+    source = jupytext.read(SOURCE)
+    assert [(c.cell_type, c.source) for c in downloaded.cells] == [(c.cell_type, c.source) for c in source.cells]
+    assert not any(cell.get("outputs") for cell in downloaded.cells), "the download is the source, not a run"
+
+
+def test_relative_links_in_the_notebook_resolve(built_site, page):
+    # MkDocs checks links in Markdown pages only; the notebook's HTML comes from nbconvert, unchecked.
+    broken = []
+    for href in re.findall(r'<a\b[^>]*href="([^"#]+)(?:#[^"]*)?"', page):
+        parts = urlsplit(href)
+        if parts.scheme or parts.netloc or href.startswith("/"):
+            continue
+        target = (built_site.directory / PAGE.parent / parts.path).resolve()
+        if target.is_dir():
+            target = target / "index.html"
+        if not target.exists():
+            broken.append(href)
+    assert not broken, f"links from the notebook to nowhere: {broken}"
+
+
+def test_the_page_stays_light(page):
+    # tests/test_site.py weighs every page's first visit in a browser, assets included; this is the part the
+    # notebook controls: its figures (modest PNGs) and JupyterLab's CSS, pruned by hooks/notebooks.py.
+    styles = sum(len(css) for css in re.findall(r"<style[^>]*>(.*?)</style>", page, re.S))
+    figures = sum(len(tag) for tag in re.findall(r'<img\b[^>]*src="data:[^>]*>', page))
+    assert styles < 40_000, f"{styles} bytes of inline CSS: is JupyterLab's stylesheet pruned?"
+    assert figures < 80_000, f"{figures} bytes of inline figures"
+    assert len(page.encode()) < HTML_BUDGET, f"the notebook page's HTML weighs {len(page.encode())} bytes"
+
+
+def test_the_notebook_ran_within_its_budget(built_site):
+    match = re.search(r"docs/notebooks/walkthrough\.py executed and rendered in ([\d.]+) s "
+                      r"\(([\d.]+) s of CPU", built_site.log)
+    assert match, "the build log does not say how long the notebook took"
+    wall, cpu = float(match[1]), float(match[2])
+    # CPU time, kernel included, does not grow when other tests share the machine; the wall clock does.
+    assert cpu < BUDGET_SECONDS, f"the notebook took {cpu} s of CPU ({wall} s on the wall clock)"
+
+
+def test_the_build_wrote_nothing_into_the_checkout():
+    for leftover in ("runs", "best.pt", "walkthrough.ipynb"):
+        assert not (ROOT / leftover).exists(), f"{leftover} in the repository root"
+
+
+# The cells a reader copies -------------------------------------------------------------------------------------
+
+
+def test_code_cells_are_plain_python_that_runs_in_order_in_a_fresh_session():
+    """No IPython-only syntax (magics, `!shell`, top-level await, display()): the cells, copied one after the
+    other into `python`, are one valid program."""
+    cells = code_cells()
+    program = "\n\n".join(cell.source for cell in cells)
+    tree = ast.parse(program)  # a magic such as %matplotlib or !pip is a syntax error here
+    names = {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
+    assert not names & {"display", "get_ipython"}
+    assert not any(isinstance(node, ast.Await) for node in ast.walk(tree))
+    assert all(cell.source.strip() for cell in cells), "an empty code cell"
+
+
+def test_the_notebook_writes_only_into_its_temporary_folder():
+    program = "\n".join(cell.source for cell in code_cells())
+    assert "workdir = Path(tempfile.mkdtemp(" in program
+    assert "shutil.rmtree(workdir)" in code_cells()[-1].source
+    for target in re.findall(r"(?:log_dir|best_path) = (.+)", program):
+        assert target.startswith("workdir /"), target
+
+
+def test_every_cell_starts_with_a_percent_marker_so_errors_map_to_lines():
+    starts = hook.cell_lines(str(SOURCE))
+    lines = SOURCE.read_text(encoding="utf-8").splitlines()
+    for start, cell in zip(starts, jupytext.read(SOURCE).cells):
+        assert lines[start - 2].startswith("# %%")
+        if cell.cell_type == "code":
+            assert lines[start - 1] == cell.source.splitlines()[0]
+
+
+# The hook's pieces, on small inputs -----------------------------------------------------------------------------
+
+
+NOTEBOOK = """\
+# %% [markdown]
+# # Title
+
+# %%
+x = 1
+
+# %%
+def f():
+    return 1 / 0
+
+
+# %%
+y = 2
+f()
+"""
+
+
+def test_a_failing_cell_is_reported_at_its_line_in_the_source(tmp_path):
+    from nbclient.exceptions import CellExecutionError
+
+    path = tmp_path / "nb.py"
+    path.write_text(NOTEBOOK, encoding="utf-8")
+    traceback = (
+        "\x1b[31mZeroDivisionError\x1b[39m Traceback (most recent call last)\n"
+        "\x1b[36mCell In[3], line 2\x1b[39m\n----> 2 f()\n"
+        "Cell In[2], line 2, in f()\n----> 2     return 1 / 0\n"
+        "ZeroDivisionError: division by zero"
+    )
+
+    def async_execute_cell(cell_index):  # stands in for nbclient's frame, which the hook reads
+        raise CellExecutionError(traceback, "ZeroDivisionError", "division by zero")
+
+    with pytest.raises(CellExecutionError) as caught:
+        async_execute_cell(cell_index=3)
+
+    class Config:
+        config_file_path = str(tmp_path / "mkdocs.yml")
+
+    message = hook.describe_cell_error(caught.value, str(path), Config())
+    first, *rest = message.splitlines()
+    assert first == "nb.py:14: the notebook cell starting at line 13 failed with ZeroDivisionError: division by zero"
+    assert "nb.py:14\n" in message  # the cell's frame
+    assert "nb.py:9, in f()" in message  # the function it called, defined in another cell
+    assert "\x1b[" not in message
+
+
+def test_an_error_outside_a_cell_is_left_alone():
+    assert hook.describe_cell_error(RuntimeError("kernel died"), str(SOURCE), None) is None
+
+
+def test_pruning_keeps_the_rules_and_properties_the_page_can_use():
+    html = (
+        '<style>:root{--used: 1px; --chained: var(--used); --unused: 2px}'
+        '.a{margin: var(--chained)} .absent{color: red} .a:not(.absent){padding: 0}'
+        '.md-typeset__scrollwrap{overflow: auto} p{color: blue}'
+        '@media (max-width: 10px){.absent{color: red} .a{color: green}}'
+        '@font-face{font-family: x; src: url(data:font/woff2;base64,AAAA)}</style>'
+        '<div class="a"><p>text</p></div>'
+    )
+    css = re.search(r"<style>(.*)</style>", hook.prune_styles(html), re.S)[1]
+    assert "--used" in css and "--chained" in css and "--unused" not in css
+    assert ".absent{" not in css and ".a:not(.absent)" in css
+    assert ".md-typeset__scrollwrap" in css  # Material adds these classes from JavaScript
+    assert "p{color: blue}" in css and ".a{color: green}" in css and "@media" in css
+    assert "font-face" not in css
+
