@@ -1,0 +1,121 @@
+"""Claims of docs/losses.md checked beyond what the page prints: the hand-written losses against PyTorch's,
+the equalities the page states, and the inventory table against the installed torch.nn."""
+
+import math
+import re
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+from snippets.losses import cross_entropy, loss_classes, mse
+
+PAGE = Path(__file__).resolve().parents[1] / "docs" / "losses.md"
+
+
+def test_mse_by_hand_matches_torch_on_random_inputs():
+    generator = torch.Generator().manual_seed(0)
+    predictions, targets = torch.randn(2, 5, 7, generator=generator)
+    torch.testing.assert_close(mse(predictions, targets), nn.MSELoss()(predictions, targets))
+
+
+def test_cross_entropy_by_hand_matches_torch_and_log_softmax_plus_nll():
+    generator = torch.Generator().manual_seed(0)
+    logits = 5 * torch.randn(32, 10, generator=generator)
+    labels = torch.randint(0, 10, (32,), generator=generator)
+    expected = nn.CrossEntropyLoss()(logits, labels)
+    torch.testing.assert_close(cross_entropy(logits, labels), expected)
+    torch.testing.assert_close(nn.NLLLoss()(nn.LogSoftmax(dim=1)(logits), labels), expected)
+
+
+def test_cross_entropy_by_hand_does_not_overflow_on_large_logits():
+    logits = torch.tensor([[1000.0, 0.0], [0.0, 1000.0]])
+    assert cross_entropy(logits, torch.tensor([0, 0])).item() == pytest.approx(500.0)
+
+
+def test_smooth_l1_is_huber_divided_by_its_threshold():
+    generator = torch.Generator().manual_seed(1)
+    predictions, targets = 3 * torch.randn(2, 50, generator=generator)
+    for beta in (0.5, 1.0, 2.0):
+        torch.testing.assert_close(
+            nn.SmoothL1Loss(beta=beta)(predictions, targets), nn.HuberLoss(delta=beta)(predictions, targets) / beta
+        )
+
+
+def test_multilabel_soft_margin_equals_bce_with_logits():
+    generator = torch.Generator().manual_seed(2)
+    logits = torch.randn(8, 4, generator=generator)
+    targets = torch.randint(0, 2, (8, 4), generator=generator).float()
+    torch.testing.assert_close(nn.MultiLabelSoftMarginLoss()(logits, targets), nn.BCEWithLogitsLoss()(logits, targets))
+
+
+def test_bce_saturates_and_bce_with_logits_stays_exact():
+    logit = torch.tensor([20.0], requires_grad=True)
+    assert torch.sigmoid(logit).item() == 1.0  # float32 rounds 1 - 2e-9 to 1
+    true_loss = -math.log1p(-1 / (1 + math.exp(-20.0)))  # -log(1 - sigmoid(20)) in float64
+    assert nn.BCELoss()(torch.sigmoid(logit), torch.tensor([0.0])).item() == 100.0
+    assert nn.BCEWithLogitsLoss()(logit, torch.tensor([0.0])).item() == pytest.approx(true_loss)
+
+
+def test_label_smoothing_is_a_probability_target():
+    generator = torch.Generator().manual_seed(3)
+    logits = torch.randn(6, 4, generator=generator)
+    labels = torch.randint(0, 4, (6,), generator=generator)
+    smoothed = 0.8 * nn.functional.one_hot(labels, num_classes=4).float() + 0.2 / 4
+    torch.testing.assert_close(
+        nn.CrossEntropyLoss(label_smoothing=0.2)(logits, labels), nn.CrossEntropyLoss()(logits, smoothed)
+    )
+
+
+def test_softmax_before_cross_entropy_cannot_reach_zero():
+    # The best a double softmax can do for two classes: probabilities (1, 0) taken as logits.
+    best = nn.CrossEntropyLoss()(torch.tensor([[1.0, 0.0]]), torch.tensor([0]))
+    assert best.item() == pytest.approx(math.log(1 + math.exp(-1)))
+    assert best.item() > 0.3
+
+
+def test_class_weights_give_a_weighted_mean_and_ignore_index_drops_examples():
+    generator = torch.Generator().manual_seed(4)
+    logits = torch.randn(10, 3, generator=generator)
+    labels = torch.randint(0, 3, (10,), generator=generator)
+    weights = torch.tensor([0.2, 1.0, 3.0])
+    per_example = nn.CrossEntropyLoss(reduction="none")(logits, labels)
+    torch.testing.assert_close(
+        nn.CrossEntropyLoss(weight=weights)(logits, labels),
+        (weights[labels] * per_example).sum() / weights[labels].sum(),
+    )
+    padded = labels.clone()
+    padded[::2] = -100
+    torch.testing.assert_close(nn.CrossEntropyLoss()(logits, padded), per_example[1::2].mean())
+
+
+# The inventory
+
+
+def table_names(page: Path) -> list[str]:
+    """The names in the first column of the page's table: rows like | [`Name`](.../torch.nn.Name.html) |."""
+    row = re.compile(r"^\| \[`(\w+)`\]\(https://docs\.pytorch\.org/docs/stable/generated/torch\.nn\.(\w+)\.html\) \|")
+    names = []
+    for line in page.read_text(encoding="utf-8").splitlines():
+        match = row.match(line)
+        if match:
+            assert match.group(1) == match.group(2), f"{line!r}: the link does not match the name"
+            names.append(match.group(1))
+    return names
+
+
+def test_loss_classes_are_the_classes_of_torch_nn_named_loss():
+    names = loss_classes()
+    assert names == sorted(set(names))
+    assert all(isinstance(getattr(nn, name), type) and issubclass(getattr(nn, name), nn.Module) for name in names)
+    assert {"MSELoss", "BCELoss", "CrossEntropyLoss"} <= set(names)  # the three the 2018 post names
+    assert len(names) > 17  # the post's count for PyTorch 0.4
+
+
+def test_page_table_lists_exactly_the_installed_losses():
+    listed = table_names(PAGE)
+    assert len(listed) == len(set(listed)), "a loss is listed twice"
+    installed = set(loss_classes())
+    assert not installed - set(listed), f"add to the table in {PAGE.name}: {sorted(installed - set(listed))}"
+    assert not set(listed) - installed, f"remove from the table in {PAGE.name}: {sorted(set(listed) - installed)}"
