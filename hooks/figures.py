@@ -1,0 +1,71 @@
+"""Build hook: draw the figures of the pages from the snippets code at build time (nothing computed is committed).
+
+docs/optimizers.md shows assets/figures/optimizer-race.svg: the loss curves of five optimizers on Rosenbrock's
+function and on the two-spirals classifier, computed by snippets.optimizers.race, the function the page runs.
+The SVG is deterministic (fixed hash salt, no date, text kept as text) so a rebuild changes it only when the
+numbers change. `mkdocs serve` watches snippets/ and hooks/: the snippets modules are reloaded on each build so
+an edit there redraws the figure.
+"""
+
+from __future__ import annotations
+
+import importlib
+import io
+
+import matplotlib
+
+matplotlib.use("Agg")  # no display: draw to a file
+
+import matplotlib.pyplot as plt  # noqa: E402
+import torch  # noqa: E402
+from mkdocs.structure.files import File  # noqa: E402
+
+RACE_FIGURE = "assets/figures/optimizer-race.svg"
+TITLES = {"Rosenbrock": "Rosenbrock's function, from (-1.2, 1)", "two spirals": "MLP on two spirals, full batch"}
+STYLE = {
+    "svg.hashsalt": "pytorch-primer",  # ids in the SVG are derived from this, not drawn at random
+    "svg.fonttype": "none",  # text stays text: no glyph outlines embedded, a much smaller file
+    "font.family": "sans-serif",
+    "font.size": 10,
+}
+
+
+def fresh(name):
+    """Import a snippets module anew, so `mkdocs serve` picks up an edit without a restart."""
+    return importlib.reload(importlib.import_module(name))
+
+
+def race_curves():
+    fresh("snippets.models")
+    data = fresh("snippets.data")
+    optimizers = fresh("snippets.optimizers")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny tensors: one thread is fastest and gives the same sums everywhere
+    try:
+        return optimizers.race(*data.two_spirals())
+    finally:
+        torch.set_num_threads(threads)
+
+
+def draw_race(curves) -> str:
+    """The loss curves, one panel per problem, as SVG text."""
+    with plt.rc_context(STYLE):
+        figure, axes = plt.subplots(1, len(curves), figsize=(9, 3.6), layout="constrained")
+        for ax, (problem, losses) in zip(axes, curves.items()):
+            for name, curve in losses.items():
+                ax.plot(range(1, len(curve) + 1), curve, label=name, linewidth=1.5)
+            ax.set_yscale("log")
+            ax.set_title(TITLES.get(problem, problem))
+            ax.set_xlabel("step")
+            ax.grid(True, which="major", alpha=0.3)
+        axes[0].set_ylabel("loss (log scale)")
+        axes[-1].legend(frameon=False)
+        buffer = io.StringIO()
+        figure.savefig(buffer, format="svg", metadata={"Date": None}, facecolor="white")
+        plt.close(figure)
+    return buffer.getvalue()
+
+
+def on_files(files, config):
+    files.append(File.generated(config, RACE_FIGURE, content=draw_race(race_curves())))
+    return files
