@@ -1,0 +1,197 @@
+"""Code of docs/tensorboard.md: logging a real training run to TensorBoard and reading the logs back."""
+
+# --8<-- [start:imports]
+import warnings
+from pathlib import Path
+
+import torch
+from tensorboard.backend.event_processing.event_accumulator import (
+    HISTOGRAMS,
+    SCALARS,
+    EventAccumulator,
+)
+from tensorboard.plugins.hparams import plugin_data_pb2
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+from torch.utils.tensorboard import SummaryWriter
+
+from snippets.data import two_spirals
+from snippets.models import MLP
+# --8<-- [end:imports]
+
+
+# --8<-- [start:first_writer]
+def log_squares(log_dir, steps=5):
+    """The smallest useful log: one scalar per step, in a run of its own."""
+    with SummaryWriter(log_dir=log_dir) as writer:  # (1)!
+        for step in range(steps):
+            writer.add_scalar("demo/square", step**2, global_step=step)  # (2)!
+# --8<-- [end:first_writer]
+
+
+# --8<-- [start:load_run]
+def load_run(run_dir):
+    """Read every event file of one run folder back into memory."""
+    sizes = {SCALARS: 0, HISTOGRAMS: 0}  # (1)!
+    return EventAccumulator(str(run_dir), size_guidance=sizes).Reload()  # (2)!
+# --8<-- [end:load_run]
+
+
+# --8<-- [start:flush_and_close]
+def read_while_open(log_dir):
+    """Read a run while its writer is open; close it; then use it again."""
+    writer = SummaryWriter(log_dir=log_dir)
+    writer.add_scalar("demo/value", 1.0, global_step=0)
+    writer.flush()  # (1)!
+    tags = load_run(log_dir).Tags()["scalars"]
+    writer.close()  # (2)!
+    writer.add_scalar("demo/value", 2.0, global_step=1)  # (3)!
+    writer.close()
+    return tags
+# --8<-- [end:flush_and_close]
+
+
+# --8<-- [start:add_scalars]
+def log_with_add_scalars(log_dir, steps=3):
+    """Two curves on one chart with add_scalars."""
+    with SummaryWriter(log_dir=log_dir) as writer:
+        for step in range(steps):
+            losses = {"train": 1 / (step + 1), "validation": 1.2 / (step + 1)}
+            writer.add_scalars("loss", losses, global_step=step)
+# --8<-- [end:add_scalars]
+
+
+# --8<-- [start:layout]
+LAYOUT = {  # (1)!
+    "Spirals": {
+        "loss": ["Multiline", ["loss/train", "loss/validation"]],  # (2)!
+        "accuracy": ["Multiline", [r"accuracy/.*"]],
+    },
+}
+# --8<-- [end:layout]
+
+
+# --8<-- [start:data]
+def spiral_splits(n_validation=200, seed=0):
+    """Two-spirals points, shuffled and split into training and validation."""
+    inputs, labels = two_spirals(n_per_class=500, noise=0.1, seed=seed)
+    generator = torch.Generator().manual_seed(seed)  # not the global one
+    order = torch.randperm(len(inputs), generator=generator)
+    inputs, labels = inputs[order], labels[order]
+    train = TensorDataset(inputs[n_validation:], labels[n_validation:])
+    validation = TensorDataset(inputs[:n_validation], labels[:n_validation])
+    return train, validation
+# --8<-- [end:data]
+
+
+# --8<-- [start:log_graph]
+# add_graph traces the model with torch.jit.trace, which PyTorch 2.13
+# deprecates (two messages: trace, trace_method). TensorBoard's graph still
+# comes from that trace, so log_graph silences exactly those, here only.
+TRACE_DEPRECATED = r"`torch\.jit\.trace(_method)?` is deprecated"
+
+
+def log_graph(writer, model, example_inputs):
+    """Record the model's graph, traced on example inputs."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings(
+            "ignore", message=TRACE_DEPRECATED, category=DeprecationWarning
+        )
+        writer.add_graph(model, example_inputs)  # (1)!
+# --8<-- [end:log_graph]
+
+
+# --8<-- [start:log_histograms]
+def log_histograms(writer, model, step):
+    """A histogram of each parameter tensor, and of its gradient."""
+    for name, parameter in model.named_parameters():  # layers.0.weight, ...
+        writer.add_histogram(f"weights/{name}", parameter, global_step=step)
+        if parameter.grad is not None:  # (1)!
+            writer.add_histogram(
+                f"gradients/{name}", parameter.grad, global_step=step
+            )
+# --8<-- [end:log_histograms]
+
+
+# --8<-- [start:evaluate]
+@torch.no_grad()
+def evaluate(model, dataset, loss_fn):
+    """Loss and accuracy on a whole dataset, without recording gradients."""
+    model.eval()
+    inputs, labels = dataset.tensors
+    logits = model(inputs)
+    accuracy = (logits.argmax(dim=1) == labels).float().mean().item()
+    return loss_fn(logits, labels).item(), accuracy
+# --8<-- [end:evaluate]
+
+
+# --8<-- [start:train_one_epoch]
+def train_one_epoch(model, loader, optimizer, loss_fn):
+    """One pass over the training data; returns the mean loss per example."""
+    model.train()
+    total, count = 0.0, 0
+    for inputs, labels in loader:
+        optimizer.zero_grad()
+        loss = loss_fn(model(inputs), labels)
+        loss.backward()
+        optimizer.step()
+        total += loss.item() * len(labels)  # (1)!
+        count += len(labels)
+    return total / count
+# --8<-- [end:train_one_epoch]
+
+
+# --8<-- [start:train]
+def train(log_dir, lr=0.01, hidden=(64, 64), epochs=30, batch_size=200,
+          histogram_every=5):
+    """Train an MLP on the two spirals, logging to TensorBoard in log_dir."""
+    train_set, validation_set = spiral_splits()
+    model = MLP(num_inputs=2, num_classes=2, hidden=hidden)
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    loss_fn = nn.CrossEntropyLoss()
+    loader = DataLoader(train_set, batch_size=batch_size, shuffle=True)
+
+    with SummaryWriter(log_dir=log_dir) as writer:
+        note = f"MLP {hidden}, Adam lr={lr}, batch size {batch_size}"
+        writer.add_text("run", note)  # (1)!
+        writer.add_custom_scalars(LAYOUT)
+        log_graph(writer, model, train_set.tensors[0][:batch_size])
+        for epoch in range(1, epochs + 1):
+            train_loss = train_one_epoch(model, loader, optimizer, loss_fn)
+            loss, accuracy = evaluate(model, validation_set, loss_fn)
+            writer.add_scalar("loss/train", train_loss, global_step=epoch)  # (2)!
+            writer.add_scalar("loss/validation", loss, global_step=epoch)
+            writer.add_scalar("accuracy/validation", accuracy, global_step=epoch)
+            if epoch % histogram_every == 0:
+                log_histograms(writer, model, step=epoch)  # (3)!
+        writer.add_hparams(  # (4)!
+            {"lr": lr, "hidden": str(hidden), "batch_size": batch_size,
+             "epochs": epochs},
+            {"hparam/accuracy": accuracy, "hparam/loss": loss},
+            run_name=".",
+        )
+    return loss, accuracy
+# --8<-- [end:train]
+
+
+# --8<-- [start:hparams_of]
+def hparams_of(run):
+    """The hyperparameters add_hparams stored in a run, as a plain dict."""
+    content = run.PluginTagToContent("hparams")["_hparams_/session_start_info"]
+    data = plugin_data_pb2.HParamsPluginData.FromString(content)
+    hparams = data.session_start_info.hparams  # name -> protobuf Value
+    return {name: getattr(value, value.WhichOneof("kind"))
+            for name, value in sorted(hparams.items())}
+# --8<-- [end:hparams_of]
+
+
+# --8<-- [start:compare_runs]
+def best_epochs(log_root, tag="accuracy/validation"):
+    """For each run under log_root: the step where tag peaked, and its value."""
+    best = {}
+    for run_dir in sorted(Path(log_root).iterdir()):
+        events = load_run(run_dir).Scalars(tag)
+        top = max(events, key=lambda event: event.value)
+        best[run_dir.name] = (top.step, round(top.value, 3))
+    return best
+# --8<-- [end:compare_runs]
