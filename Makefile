@@ -7,12 +7,13 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 export NO_MKDOCS_2_WARNING := 1  # Material 9.8 prints a banner about MkDocs 2 on every run
 
-.PHONY: help setup serve test build clean distclean lock
+.PHONY: help setup serve test build screenshots clean distclean lock
 
 help:
 	@echo "make serve   set up .venv, then serve the site with live reload on http://127.0.0.1:8000"
 	@echo "make test    set up .venv, then run every page's blocks, the unit tests and a strict build"
 	@echo "make build   strict build of the site into site/"
+	@echo "make screenshots  retake docs/assets/tensorboard-scalars.png (real runs, real server, headless Chromium)"
 	@echo "make lock    re-pin constraints.txt to what .venv holds (after changing pyproject.toml)"
 	@echo "make clean   remove site/ and caches (make distclean also removes .venv)"
 
@@ -32,6 +33,9 @@ test: $(INSTALLED)
 
 build: $(INSTALLED)
 	$(BIN)/mkdocs build --strict --site-dir site
+
+screenshots: $(INSTALLED)
+	$(BIN)/python scripts/screenshot_tensorboard.py
 
 lock: $(INSTALLED)
 	{ echo "# Exact versions of everything installed in .venv, written by 'make lock'. The pins that change what"; \
