@@ -39,14 +39,19 @@ def load_hook():
     return module
 
 
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """Tiny tensors: one thread is fastest, and several threads per test worker crawl on a busy machine.
+    The build hook runs the race the same way."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="module")
 def curves():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # as the build hook does: tiny tensors, and no slowdown on a busy machine
-    try:
-        return race(*two_spirals())
-    finally:
-        torch.set_num_threads(threads)
+    return race(*two_spirals())
 
 
 def final(losses):
