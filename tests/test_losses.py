@@ -119,3 +119,9 @@ def test_page_table_lists_exactly_the_installed_losses():
     installed = set(loss_classes())
     assert not installed - set(listed), f"add to the table in {PAGE.name}: {sorted(installed - set(listed))}"
     assert not set(listed) - installed, f"remove from the table in {PAGE.name}: {sorted(set(listed) - installed)}"
+
+
+def test_two_of_the_losses_are_layers_with_weights():
+    layers = [nn.AdaptiveLogSoftmaxWithLoss(8, 100, cutoffs=[10, 50]), nn.LinearCrossEntropyLoss(8, 100)]
+    assert all(sum(p.numel() for p in layer.parameters()) > 0 for layer in layers)
+    assert {type(layer).__name__ for layer in layers} <= set(loss_classes())

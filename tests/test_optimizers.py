@@ -177,6 +177,12 @@ def test_spirals_ranking_claimed_by_the_page(curves):
     assert losses["SGD"] > 0.4  # "has barely started": it began at log(2) = 0.69
 
 
+def test_another_learning_rate_changes_the_ranking(curves):
+    # The page's warning: Adam with lr=0.5 instead of 0.2 beats momentum on Rosenbrock's function.
+    assert LEARNING_RATES["Rosenbrock"]["Adam"] != 0.5
+    assert descend_rosenbrock(OPTIMIZERS["Adam"], lr=0.5)[-1] < final(curves["Rosenbrock"])["SGD + momentum"]
+
+
 def test_plain_sgd_diverges_on_rosenbrock_with_a_larger_learning_rate():
     assert math.isnan(descend_rosenbrock(OPTIMIZERS["SGD"], lr=0.01)[-1])
     assert math.isfinite(descend_rosenbrock(OPTIMIZERS["SGD"], lr=LEARNING_RATES["Rosenbrock"]["SGD"])[-1])
