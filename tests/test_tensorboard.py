@@ -41,6 +41,15 @@ TENSORBOARD = Path(sys.executable).parent / "tensorboard"  # the venv's own serv
 SERVER_TIMEOUT_S = 20
 
 
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """Tiny tensors: one thread is fastest, and several threads per test worker crawl on a busy machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory) -> tuple[Path, dict[str, tuple[float, float]]]:
     """Two short training runs, logged as the page logs them (one folder per run under runs/), and what
