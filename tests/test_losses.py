@@ -122,6 +122,6 @@ def test_page_table_lists_exactly_the_installed_losses():
 
 
 def test_two_of_the_losses_are_layers_with_weights():
-    layers = [nn.AdaptiveLogSoftmaxWithLoss(8, 100, cutoffs=[10, 50]), nn.LinearCrossEntropyLoss(8, 100)]
+    layers = [nn.AdaptiveLogSoftmaxWithLoss(64, 100, cutoffs=[10, 50]), nn.LinearCrossEntropyLoss(64, 100)]
     assert all(sum(p.numel() for p in layer.parameters()) > 0 for layer in layers)
     assert {type(layer).__name__ for layer in layers} <= set(loss_classes())
