@@ -12,8 +12,12 @@ def shares_memory(tensor, array):
     return np.shares_memory(tensor.numpy(), array)
 
 
-@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int64, np.int32, np.bool_])
-def test_from_numpy_shares_memory_in_both_directions(dtype):
+@pytest.mark.parametrize(
+    "dtype, torch_dtype",
+    [(np.float32, torch.float32), (np.float64, torch.float64), (np.int64, torch.int64), (np.int32, torch.int32),
+     (np.bool_, torch.bool)],
+)
+def test_from_numpy_shares_memory_in_both_directions_and_keeps_the_dtype(dtype, torch_dtype):
     array = np.zeros((3, 4), dtype=dtype)
     tensor = torch.from_numpy(array)
     assert shares_memory(tensor, array)
@@ -21,7 +25,7 @@ def test_from_numpy_shares_memory_in_both_directions(dtype):
     assert tensor[1, 2].item() == 1
     tensor[2, 3] = 1
     assert array[2, 3] == 1
-    assert tensor.dtype == torch.from_numpy(np.zeros(1, dtype=dtype)).dtype
+    assert tensor.dtype == torch_dtype
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int64])
