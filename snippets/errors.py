@@ -1,0 +1,69 @@
+"""Code of docs/errors.md: common PyTorch errors reproduced, and the code that fixes them."""
+
+# --8<-- [start:imports]
+import dataclasses
+import io
+
+import numpy as np
+import torch
+from torch import nn
+
+torch.manual_seed(0)
+# --8<-- [end:imports]
+
+
+# --8<-- [start:fit_slope_wrong]
+def fit_slope_wrong(x, y, steps=50, lr=0.5):
+    """Fit y = w * x by gradient descent. Broken: see below."""
+    w = torch.zeros(1, requires_grad=True)
+    predictions = x * w  # (1)!
+    for _ in range(steps):
+        loss = ((predictions - y) ** 2).mean()
+        loss.backward()
+        with torch.no_grad():
+            w -= lr * w.grad
+        w.grad = None
+    return w.item()
+# --8<-- [end:fit_slope_wrong]
+
+
+# --8<-- [start:fit_slope]
+def fit_slope(x, y, steps=50, lr=0.5):
+    """Fit y = w * x by gradient descent, written out by hand."""
+    w = torch.zeros(1, requires_grad=True)
+    for _ in range(steps):
+        loss = ((x * w - y) ** 2).mean()  # (1)!
+        loss.backward()
+        with torch.no_grad():  # (2)!
+            w -= lr * w.grad
+        w.grad = None  # (3)!
+    return w.item()
+# --8<-- [end:fit_slope]
+
+
+# --8<-- [start:settings]
+@dataclasses.dataclass
+class Settings:
+    """What a training run was configured with."""
+
+    in_features: int = 2
+    out_features: int = 3
+    lr: float = 0.01
+# --8<-- [end:settings]
+
+
+# --8<-- [start:checkpoint]
+def save_checkpoint(model, settings):
+    """The weights and the settings they were trained with, as tensors and plain Python values."""
+    buffer = io.BytesIO()  # or a file name
+    torch.save({"model": model.state_dict(), "settings": dataclasses.asdict(settings)}, buffer)  # (1)!
+    return buffer.getvalue()
+
+
+def load_checkpoint(data):
+    checkpoint = torch.load(io.BytesIO(data), weights_only=True)
+    settings = Settings(**checkpoint["settings"])  # (2)!
+    model = nn.Linear(settings.in_features, settings.out_features)
+    model.load_state_dict(checkpoint["model"])
+    return model, settings
+# --8<-- [end:checkpoint]

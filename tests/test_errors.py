@@ -1,0 +1,119 @@
+"""Claims of docs/errors.md checked beyond what the page prints, and the one message the page cannot reproduce
+without a GPU, checked against the strings compiled into the installed PyTorch."""
+
+import io
+import pickle
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from snippets.errors import Settings, fit_slope, fit_slope_wrong, load_checkpoint, save_checkpoint
+
+PAGE = Path(__file__).resolve().parents[1] / "docs" / "errors.md"
+CHAPTERS = {"tensors.md", "gradients.md", "building-blocks.md", "custom-modules.md", "losses.md",
+            "optimizers.md", "tensorboard.md"}
+DEVICE_MESSAGE = re.compile(
+    r"RuntimeError: (Expected all tensors to be on the same device, but got )(\w+)( is on )(cpu)"
+    r"(, different from other tensors on )(cuda:0)( \(when checking argument in method )wrapper_CUDA_(\w+)\)"
+)
+
+
+def page_text():
+    return PAGE.read_text(encoding="utf-8")
+
+
+def sections():
+    """(title, body) of each `## ` section that explains an error."""
+    parts = re.split(r"^## (.+)$", page_text(), flags=re.M)[1:]
+    return [(title, body) for title, body in zip(parts[::2], parts[1::2]) if title not in ("Reference", "Next")]
+
+
+def libtorch_cpu() -> bytes:
+    candidates = sorted((Path(torch.__file__).parent / "lib").glob("libtorch_cpu.*"))
+    if not candidates:
+        pytest.skip("no libtorch_cpu shared library in this PyTorch build to read the message strings from")
+    return candidates[0].read_bytes()
+
+
+def test_the_device_message_is_made_of_the_strings_in_the_installed_pytorch():
+    """Without a GPU the page cannot raise this error, so its text is checked piece by piece against the
+    C++ format strings PyTorch is built with (aten/src/ATen/core/adaption.cpp), each a whole literal."""
+    match = DEVICE_MESSAGE.search(page_text())
+    assert match, "the device section must show the message in the expected form"
+    library = libtorch_cpu()
+    for literal in (match[1], match[3], match[5], match[7]):
+        assert b"\0" + literal.encode() + b"\0" in library or literal.encode() + b"\0" in library, literal
+    # The method is generated per backend (wrapper_<Backend>_<op>) in the CUDA library, absent from a CPU
+    # build; Linear's product is addmm, whose input argument is mat1.
+    assert match[2] == "mat1" and match[8] == "addmm"
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_the_device_message_is_the_one_a_gpu_raises():
+    expected = DEVICE_MESSAGE.search(page_text())[0].removeprefix("RuntimeError: ")
+    with pytest.raises(RuntimeError) as caught:
+        nn.Linear(2, 1).to("cuda")(torch.ones(1, 2))
+    assert str(caught.value) == expected
+
+
+def test_every_message_in_the_table_is_shown_and_checked_on_the_page():
+    text = page_text()
+    table = text.split("| The message starts with |", 1)[1].split("\n\n", 1)[0]
+    raised = re.findall(r"^(?:\w+\.)*\w+(?:Error|Exception): (.+)$", text, flags=re.M)
+    for row in table.splitlines()[2:]:
+        for message in re.findall(r"`([^`]+)`", row.split("|")[1]):
+            assert any(line.startswith(message) for line in raised), f"not shown as raised: {message}"
+
+
+def test_every_section_gives_cause_fix_and_chapter():
+    found = sections()
+    assert len(found) >= 10
+    for title, body in found:
+        assert "**Cause:**" in body and "**Fix:**" in body, title
+        cause = body.split("**Cause:**", 1)[1].split("**Fix:**", 1)[0].strip()
+        assert cause.count(". ") == 0 or title == "CrossEntropyLoss targets", f"{title}: one sentence"
+        linked = set(re.findall(r"\]\(([\w-]+\.md)(?:#[\w-]+)?\)", body))
+        assert linked & CHAPTERS, f"{title}: link the chapter that teaches the fix"
+
+
+def test_the_hand_written_fit_finds_the_slope_and_the_broken_one_fails_on_its_second_step():
+    x = torch.linspace(-1, 1, 20)
+    y = 3 * x
+    assert fit_slope(x, y) == pytest.approx(3.0, abs=1e-3)
+    assert fit_slope_wrong(x, y, steps=1) > 0  # one step is fine: the graph is used once
+    with pytest.raises(RuntimeError, match="backward through the graph a second time"):
+        fit_slope_wrong(x, y, steps=2)
+
+
+def test_the_checkpoint_round_trip_keeps_weights_and_settings():
+    torch.manual_seed(0)
+    model = nn.Linear(2, 3)
+    restored, settings = load_checkpoint(save_checkpoint(model, Settings(lr=0.05)))
+    assert settings == Settings(lr=0.05)
+    assert torch.equal(restored.weight, model.weight) and torch.equal(restored.bias, model.bias)
+
+
+def test_an_object_in_a_checkpoint_loads_only_when_allowlisted():
+    buffer = io.BytesIO()
+    torch.save({"settings": Settings()}, buffer)
+    with pytest.raises(pickle.UnpicklingError, match="Unsupported global"):
+        torch.load(io.BytesIO(buffer.getvalue()))
+    with torch.serialization.safe_globals([Settings]):
+        assert torch.load(io.BytesIO(buffer.getvalue()))["settings"] == Settings()
+
+
+def test_the_other_fixes_the_page_mentions():
+    features = np.ones((3, 2))
+    assert nn.Linear(2, 1).double()(torch.from_numpy(features)).dtype == torch.float64  # model.double() works
+    assert nn.Flatten()(torch.rand(8, 1, 28, 28)).shape == (8, 784)
+    logits = torch.randn(4, 3)
+    soft = torch.softmax(torch.randn(4, 3), dim=1)
+    assert nn.CrossEntropyLoss()(logits, soft).ndim == 0  # probabilities of the logits' shape are accepted
+    w = torch.tensor([1.0, 2.0], requires_grad=True)
+    squares = w ** 2
+    squares.backward(torch.ones_like(squares))
+    assert w.grad.tolist() == [2.0, 4.0]
