@@ -51,16 +51,24 @@ class Page(Document):
         self.main = types.ModuleType("__main__")
         self.namespace = self.main.__dict__
         self.workdir: str | None = None
-        self._restore: Callable[[], None] | None = None
+        self.origin = os.getcwd()  # where the run started: failures are reported relative to it
+        self._restore: list[Callable[[], None]] = []
         _open_pages[id(self.namespace)] = self
 
     def start(self) -> None:
+        """Enter the page's session. It holds until finish(), not just during each block: code a page leaves
+        running in the background (a SummaryWriter's thread, say) keeps writing where the page runs."""
         self.workdir = tempfile.mkdtemp(prefix=f"primer-{Path(self.path).stem}-")
-        self._restore = fresh_session()
+        main, cwd = sys.modules["__main__"], os.getcwd()
+        self.origin = cwd
+        self._restore = [fresh_session(), lambda: os.chdir(cwd), lambda: sys.modules.__setitem__("__main__", main)]
+        os.chdir(self.workdir)
+        sys.modules["__main__"] = self.main
 
     def finish(self) -> None:
-        if self._restore:
-            self._restore()
+        for restore in reversed(self._restore):
+            restore()
+        self._restore = []
         if self.workdir:
             shutil.rmtree(self.workdir, ignore_errors=True)
         _open_pages.pop(id(self.namespace), None)
@@ -69,14 +77,7 @@ class Page(Document):
         __tracebackhide__ = True
         if self.workdir is None:  # evaluated outside pytest's setup (Sybil used directly)
             self.start()
-        main, cwd = sys.modules["__main__"], os.getcwd()
-        sys.modules["__main__"] = self.main
-        os.chdir(self.workdir)
-        try:
-            super().evaluate(example, evaluator)
-        finally:
-            sys.modules["__main__"] = main
-            os.chdir(cwd)
+        super().evaluate(example, evaluator)
 
 
 _open_pages: dict[int, Page] = {}
@@ -127,7 +128,10 @@ class PageParser:
             line = document.text.count("\n", 0, region.start) + 1
             if language in PYTHON_LANGUAGES and source.lstrip().startswith(">>>"):
                 for example in self.doctests(source, document.path):
-                    example.adjust(region, source)
+                    # Sybil's Region.adjust assumes the fence's text was not dedented; inside an admonition
+                    # or a list it was, and the example's line number would drift. Map it line by line.
+                    example.start = _page_offset(document, line, source, example.start)
+                    example.end = _page_offset(document, line, source, example.end)
                     yield example
                 previous = None
             elif language in PYTHON_LANGUAGES:
@@ -195,6 +199,17 @@ def check_output(example: Example) -> str | None:
         want.splitlines(), got.splitlines(), "shown on the page", "printed by the code", lineterm="", n=2
     )
     return "the output shown differs from what the code printed:\n" + "\n".join(diff)
+
+
+def _page_offset(document: Document, fence_line: int, source: str, offset: int) -> int:
+    """Where `offset` in a fence's (dedented) source lies in the page text."""
+    row = source.count("\n", 0, offset)
+    column = offset - (source.rfind("\n", 0, offset) + 1)
+    source_line = source.split("\n")[row]
+    page_lines = document.text.split("\n")
+    page_line = page_lines[fence_line + row]  # the fence's first source line is the page line after the fence
+    indent = len(page_line) - len(source_line) if source_line else len(page_line) - len(page_line.lstrip())
+    return sum(len(text) + 1 for text in page_lines[: fence_line + row]) + max(indent, 0) + column
 
 
 def _fence_body(document: Document, region: Region) -> str:
@@ -272,7 +287,8 @@ class PageItem(SybilItem):
         # failure. Short style prints the failing line of each frame. An explicit --tb still wins.
         if style is None and self.config.getoption("tbstyle") == "auto":
             style = "short"
-        return super().repr_failure(excinfo, style)
+        with contextlib.chdir(self.example.document.origin):  # paths relative to where pytest started
+            return super().repr_failure(excinfo, style)
 
 
 class PageFile(SybilFile):

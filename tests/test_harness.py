@@ -108,6 +108,24 @@ def test_wrong_doctest_output_fails(project):
     result.stdout.fnmatch_lines(["*Expected:*", "*3*", "*Got:*", "*2*"])
 
 
+def test_doctest_inside_an_admonition_reports_its_own_line(project):
+    write(project, "docs/page.md", '''
+        # Page
+
+        !!! note "Indented four spaces"
+
+            ```pycon
+            >>> 1 + 1
+            2
+            >>> 2 + 2
+            5
+            ```
+    ''')
+    result = run(project)
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["*page.md, line 8, column 5 did not evaluate as expected*"])
+
+
 def test_doctest_uses_ellipsis_and_normalized_whitespace(project):
     write(project, "docs/page.md", '''
         ```python
@@ -318,6 +336,37 @@ def test_page_runs_in_an_empty_temporary_directory_and_leaves_nothing(project):
     run(project).assert_outcomes(passed=1)
     after = sorted(p.relative_to(project.path) for p in project.path.rglob("*") if "__pycache__" not in p.parts)
     assert after == before
+
+
+def test_the_working_directory_holds_between_blocks(project):
+    # A background thread (TensorBoard's writer, say) runs between blocks too: it must keep seeing the page's
+    # folder, never the checkout. The thread samples the working directory while pytest moves between blocks.
+    write(project, "docs/page.md", '''
+        ```python
+        import os, threading, time
+        here, seen, running = os.getcwd(), set(), threading.Event()
+        running.set()
+
+        def watch():
+            while running.is_set():
+                seen.add(os.getcwd())
+                time.sleep(0.0002)
+
+        watcher = threading.Thread(target=watch)
+        watcher.start()
+        ```
+
+        ```python
+        time.sleep(0.05)
+        ```
+
+        ```python
+        running.clear()
+        watcher.join()
+        assert seen == {here}, seen
+        ```
+    ''')
+    run(project).assert_outcomes(passed=3)
 
 
 def test_each_page_starts_in_a_fresh_session(project):
