@@ -40,6 +40,7 @@ def test_post_code_is_the_posts_code_and_a_syntax_error_at_the_comma():
         compile(post_code, "ourmodule.py", "exec")
     assert raised.value.lineno == 2
     assert raised.value.text.strip().startswith("def __init__(self. num_inputs")
+    assert raised.value.offset == raised.value.text.index(".") + 1  # the caret the page shows, under the full stop
     assert post_code.count("self. num_inputs") == 1  # the replacement on the page fixes exactly one place
     compile(FIXED_POST_CODE, "ourmodule.py", "exec")
 
