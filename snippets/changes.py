@@ -1,4 +1,4 @@
-"""Code of docs/changes.md: the original 2018 post's idioms run on today's PyTorch, beside their replacements."""
+"""Code of docs/changes.md: the 2018 post's idioms run on today's PyTorch, beside their replacements."""
 
 # --8<-- [start:imports]
 import io
@@ -13,7 +13,7 @@ torch.manual_seed(0)
 
 
 def warnings_from(action):
-    """Call `action()` and return the warnings it raised, as "Category: message" strings."""
+    """Call `action()`; return its warnings as "Category: message" strings."""
     with warnings.catch_warnings(record=True) as caught:  # (1)!
         warnings.simplefilter("always")
         action()

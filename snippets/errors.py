@@ -54,9 +54,13 @@ class Settings:
 
 # --8<-- [start:checkpoint]
 def save_checkpoint(model, settings):
-    """The weights and the settings they were trained with, as tensors and plain Python values."""
+    """The weights and the settings of a run, as tensors and plain values."""
     buffer = io.BytesIO()  # or a file name
-    torch.save({"model": model.state_dict(), "settings": dataclasses.asdict(settings)}, buffer)  # (1)!
+    checkpoint = {
+        "model": model.state_dict(),
+        "settings": dataclasses.asdict(settings),  # (1)!
+    }
+    torch.save(checkpoint, buffer)
     return buffer.getvalue()
 
 

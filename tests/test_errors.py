@@ -117,3 +117,17 @@ def test_the_other_fixes_the_page_mentions():
     squares = w ** 2
     squares.backward(torch.ones_like(squares))
     assert w.grad.tolist() == [2.0, 4.0]
+
+
+def test_retain_graph_silences_the_error_but_trains_on_stale_predictions():
+    x = torch.linspace(-1, 1, 20)
+    y = 3 * x
+    w = torch.zeros(1, requires_grad=True)
+    predictions = x * w  # the broken function's line, made with w = 0
+    for _ in range(50):
+        ((predictions - y) ** 2).mean().backward(retain_graph=True)
+        with torch.no_grad():
+            w -= 0.5 * w.grad
+        w.grad = None
+    assert predictions.abs().max() == 0  # never recomputed
+    assert w.item() > 10, "the same gradient every step: w runs past the slope, 3, and keeps going"
