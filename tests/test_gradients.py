@@ -85,7 +85,7 @@ def test_recording_switched_off():
     assert fast.is_inference() and not fast.requires_grad
     with pytest.raises(RuntimeError, match="Inference tensors cannot be saved for backward"):
         (fast * x).backward()
-    (fast + x).backward()  # an addition saves neither input, so an inference tensor may take part
+    (fast + x).backward()  # an addition saves neither input: only saving fails (the docs still advise against it)
     assert x.grad.item() == 1.0
     loss = (x - 3) ** 2
     kept = loss.detach()
