@@ -1,7 +1,9 @@
 """Claims of docs/errors.md checked beyond what the page prints, and the one message the page cannot reproduce
 without a GPU, checked against the strings compiled into the installed PyTorch."""
 
+import contextlib
 import io
+import mmap
 import pickle
 import re
 from pathlib import Path
@@ -32,11 +34,14 @@ def sections():
     return [(title, body) for title, body in zip(parts[::2], parts[1::2]) if title not in ("Reference", "Next")]
 
 
-def libtorch_cpu() -> bytes:
+@contextlib.contextmanager
+def libtorch_cpu():
+    """The installed libtorch_cpu, mapped read-only (it weighs some 400 MB: not read into memory)."""
     candidates = sorted((Path(torch.__file__).parent / "lib").glob("libtorch_cpu.*"))
     if not candidates:
         pytest.skip("no libtorch_cpu shared library in this PyTorch build to read the message strings from")
-    return candidates[0].read_bytes()
+    with candidates[0].open("rb") as file, mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+        yield mapped
 
 
 def test_the_device_message_is_made_of_the_strings_in_the_installed_pytorch():
@@ -44,9 +49,9 @@ def test_the_device_message_is_made_of_the_strings_in_the_installed_pytorch():
     C++ format strings PyTorch is built with (aten/src/ATen/core/adaption.cpp), each a whole literal."""
     match = DEVICE_MESSAGE.search(page_text())
     assert match, "the device section must show the message in the expected form"
-    library = libtorch_cpu()
-    for literal in (match[1], match[3], match[5], match[7]):
-        assert b"\0" + literal.encode() + b"\0" in library or literal.encode() + b"\0" in library, literal
+    with libtorch_cpu() as library:
+        for literal in (match[1], match[3], match[5], match[7]):
+            assert library.find(b"\0" + literal.encode() + b"\0") != -1, f"not a string in libtorch: {literal!r}"
     # The method is generated per backend (wrapper_<Backend>_<op>) in the CUDA library, absent from a CPU
     # build; Linear's product is addmm, whose input argument is mat1.
     assert match[2] == "mat1" and match[8] == "addmm"
