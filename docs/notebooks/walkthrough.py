@@ -216,8 +216,8 @@ plt.show()
 # ## Load the best checkpoint back, and check it
 #
 # [`torch.load`](https://docs.pytorch.org/docs/stable/generated/torch.load.html) with `weights_only=True`
-# (the default since PyTorch 2.6) only unpickles tensors and plain containers, so a checkpoint from someone
-# else cannot run code on your machine. A fresh `MLP` receives the saved weights with `load_state_dict`, and
+# (today's default, see [What changed](../../changes/#torchload-loads-only-weights-by-default)) only unpickles
+# tensors and plain containers, so a checkpoint from someone else cannot run code on your machine. A fresh `MLP` receives the saved weights with `load_state_dict`, and
 # its accuracy on the validation set is measured again: it must be the one recorded at save time, and at
 # least 97%, or this cell fails and with it the build of this site.
 
