@@ -26,7 +26,7 @@ def test_cross_entropy_by_hand_matches_torch_and_log_softmax_plus_nll():
     labels = torch.randint(0, 10, (32,), generator=generator)
     expected = nn.CrossEntropyLoss()(logits, labels)
     torch.testing.assert_close(cross_entropy(logits, labels), expected)
-    torch.testing.assert_close(nn.NLLLoss()(nn.LogSoftmax(dim=1)(logits), labels), expected)
+    assert torch.equal(nn.NLLLoss()(nn.LogSoftmax(dim=1)(logits), labels), expected)  # computed that way: same bits
 
 
 def test_cross_entropy_by_hand_does_not_overflow_on_large_logits():
@@ -122,6 +122,31 @@ def test_page_table_lists_exactly_the_installed_losses():
 
 
 def test_two_of_the_losses_are_layers_with_weights():
-    layers = [nn.AdaptiveLogSoftmaxWithLoss(64, 100, cutoffs=[10, 50]), nn.LinearCrossEntropyLoss(64, 100)]
-    assert all(sum(p.numel() for p in layer.parameters()) > 0 for layer in layers)
-    assert {type(layer).__name__ for layer in layers} <= set(loss_classes())
+    layers = {"AdaptiveLogSoftmaxWithLoss": nn.AdaptiveLogSoftmaxWithLoss(64, 100, cutoffs=[10, 50]),
+              "LinearCrossEntropyLoss": nn.LinearCrossEntropyLoss(64, 100)}
+    for name in loss_classes():
+        loss = layers[name] if name in layers else getattr(nn, name)()  # every other loss needs no argument
+        assert (len(list(loss.parameters())) > 0) == (name in layers), name
+
+
+def test_linear_cross_entropy_is_linear_then_cross_entropy_in_chunks_or_not():
+    generator = torch.Generator().manual_seed(5)
+    inputs, labels = torch.randn(64, 16, generator=generator), torch.randint(0, 1000, (64,), generator=generator)
+    reference = nn.LinearCrossEntropyLoss(16, 1000)
+    chunked = nn.LinearCrossEntropyLoss(16, 1000, options=nn.LinearCrossEntropyOptions())
+    chunked.load_state_dict(reference.state_dict())
+    expected = nn.CrossEntropyLoss()(reference.linear(inputs), labels)
+    torch.testing.assert_close(reference(inputs, labels), expected)
+    torch.testing.assert_close(chunked(inputs, labels), expected)
+
+
+def test_almost_every_loss_has_a_functional_form():
+    import torch.nn.functional as F
+
+    functions = {name.replace("_", "") for name in dir(F)}  # mse_loss -> mseloss, kl_div -> kldiv
+    spelled_out = {"BCELoss": "binarycrossentropy", "BCEWithLogitsLoss": "binarycrossentropywithlogits"}
+    missing = [
+        name for name in loss_classes()
+        if not {spelled_out.get(name), name.lower(), name.lower().removesuffix("loss")} & functions
+    ]
+    assert missing == ["AdaptiveLogSoftmaxWithLoss"]  # "almost every loss" has a function in F
