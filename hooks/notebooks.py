@@ -1,27 +1,26 @@
-"""Build hook for the notebook pages (docs/notebooks/*.py, jupytext percent format), which the mkdocs-jupyter
-plugin executes and renders. It adds what the plugin lacks:
+"""Build hook for the notebook pages (docs/notebooks/*.py, jupytext percent format), which mkdocs-jupyter
+executes and renders. It adds what the plugin lacks:
 
-- a download: each notebook is converted with jupytext into a `.ipynb` written beside its page, where the
-  button of overrides/main.html points (mkdocs-jupyter itself only copies the `.py` source);
-- a failing cell fails the build naming the file and line to fix, `docs/notebooks/x.py:LINE`, with the cell's
-  traceback mapped onto the `.py` source (the plugin reports the cell's code and `Cell In[2], line 9`);
-- alt text for figures, taken from their cell's metadata (`# %% alt="..."` in the `.py`); a figure without it
-  is a build warning, so the strict build fails (nbconvert writes "No description has been provided");
-- a page of reasonable weight: the plugin inlines all of JupyterLab's CSS (575 KB) into every notebook page;
-  only the rules that can match the page, and the custom properties those rules use, are kept;
-- a quiet build log: the kernel connection is encrypted when the kernel supports it (ipykernel otherwise
-  prints a WARNING line, "Kernel is running over TCP without encryption", into the build log).
+- a download: the notebook as `.ipynb` beside its page, where overrides/main.html's button points (the plugin
+  only copies the `.py`);
+- a failing cell fails the build naming the line to fix, `docs/notebooks/x.py:LINE`, with its traceback mapped
+  onto the `.py` (the plugin says `Cell In[2], line 9`); the time the notebook took is logged;
+- alt text for figures, from their cell's metadata (`# %% alt="..."`); a figure without it is a warning, so the
+  strict build fails (nbconvert writes "No description has been provided for this image");
+- a light page: of the 575 KB of JupyterLab CSS the plugin inlines, only the rules that can match the page and
+  the custom properties they use are kept;
+- a quiet log: the kernel's connection is encrypted (jupyter/jupyter_config.json); over plain TCP, ipykernel
+  writes a WARNING line into the build log.
 """
 
 from __future__ import annotations
 
-import json
+import html as markup
 import logging
 import os
 import posixpath
 import re
 import resource
-import tempfile
 import time
 from pathlib import Path, PurePosixPath
 
@@ -29,56 +28,35 @@ import jupytext
 import tinycss2
 from mkdocs.exceptions import PluginError
 from mkdocs.structure.files import File
+from nbclient.exceptions import CellExecutionError
 
 log = logging.getLogger("mkdocs.hooks.notebooks")
 
-ANSI = re.compile(r"\x1b\[[0-9;]*m")
-CELL_FRAME = re.compile(r"Cell In\[(\d+)\], line (\d+)")
-NO_ALT = 'alt="No description has been provided for this image"'
-CELL_START = re.compile(r'(?=<div class="jp-Cell [^"]*" id="cell-id=)')  # one per cell, code or markdown
-PERCENT_MARKER = re.compile(r"^# %%(?:\s|$)")
-
-
-def _plugin(config):
-    return config.plugins.get("mkdocs-jupyter")
-
 
 def _is_notebook(file, config) -> bool:
-    plugin = _plugin(config)
+    plugin = config.plugins.get("mkdocs-jupyter")
     return plugin is not None and plugin.should_include(file)
 
 
 def _relative(path: str, config) -> str:
-    root = Path(config.config_file_path).parent
-    return os.path.relpath(path, root)
+    return os.path.relpath(path, Path(config.config_file_path).parent)
 
 
-# Quiet, encrypted kernel connection ------------------------------------------------------------------------
+# Encrypted kernel connection -----------------------------------------------------------------------------------
 
-_jupyter_config_dir: str | None = None
+JUPYTER_CONFIG = str(Path(__file__).parent / "jupyter")
 
 
 def on_config(config):
-    """Let nbconvert's kernel manager provision CurveZMQ keys for kernels that declare support for them."""
-    global _jupyter_config_dir
     import zmq
 
-    if _jupyter_config_dir is None and zmq.has("curve"):
-        _jupyter_config_dir = tempfile.mkdtemp(prefix="primer-jupyter-config-")
-        settings = {"KernelManager": {"transport_encryption": "auto"}}
-        Path(_jupyter_config_dir, "jupyter_config.json").write_text(json.dumps(settings), encoding="utf-8")
-        paths = [_jupyter_config_dir, *filter(None, os.environ.get("JUPYTER_CONFIG_PATH", "").split(os.pathsep))]
-        os.environ["JUPYTER_CONFIG_PATH"] = os.pathsep.join(paths)
+    paths = [path for path in os.environ.get("JUPYTER_CONFIG_PATH", "").split(os.pathsep) if path]
+    if zmq.has("curve") and JUPYTER_CONFIG not in paths:  # without CurveZMQ, "auto" is an error
+        os.environ["JUPYTER_CONFIG_PATH"] = os.pathsep.join([JUPYTER_CONFIG, *paths])
     return config
 
 
-def on_shutdown():
-    if _jupyter_config_dir:
-        Path(_jupyter_config_dir, "jupyter_config.json").unlink(missing_ok=True)
-        os.rmdir(_jupyter_config_dir)
-
-
-# Download: the .ipynb beside the page ----------------------------------------------------------------------
+# Download: the .ipynb beside the page --------------------------------------------------------------------------
 
 
 def on_files(files, config):
@@ -92,7 +70,11 @@ def on_files(files, config):
     return files
 
 
-# A failing cell names its file and line ---------------------------------------------------------------------
+# A failing cell names its file and line ------------------------------------------------------------------------
+
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+CELL_FRAME = re.compile(r"Cell In\[(\d+)\], line (\d+)")
+PERCENT_MARKER = re.compile(r"^# %%(?:\s|$)")
 
 
 def cell_lines(path: str) -> list[int]:
@@ -105,55 +87,38 @@ def cell_lines(path: str) -> list[int]:
     return [marker + 1 for marker in markers]
 
 
-def failing_cell_index(error: BaseException) -> int | None:
-    """The index of the cell nbclient was executing when `error` was raised (from nbclient's own frames)."""
-    traceback = error.__traceback__
-    index = None
-    while traceback is not None:
-        frame_locals = traceback.tb_frame.f_locals
-        if traceback.tb_frame.f_code.co_name == "async_execute_cell" and "cell_index" in frame_locals:
-            index = frame_locals["cell_index"]
-        traceback = traceback.tb_next
-    return index
-
-
 def describe_cell_error(error: BaseException, path: str, config) -> str | None:
-    """`docs/notebooks/x.py:LINE: ...` and the cell's traceback with `Cell In[n], line k` mapped to the source."""
-    index = failing_cell_index(error)
-    if index is None:
+    """`docs/notebooks/x.py:LINE: ...`, then the cell's traceback with each `Cell In[n], line k` mapped to the
+    source. None for an error that is not a cell's."""
+    if not isinstance(error, CellExecutionError):
         return None
-    starts = cell_lines(path)
     cells = jupytext.read(path).cells
-    # The kernel numbers executions 1, 2, ...; nbclient skips markdown and empty code cells.
-    executed = [i for i, cell in enumerate(cells) if cell.cell_type == "code" and cell.source.strip()]
+    # The kernel numbers executions 1, 2, ...: the code cells in order, less the empty ones nbclient skips.
+    starts = [start for start, cell in zip(cell_lines(path), cells) if cell.cell_type == "code" and cell.source.strip()]
+    details = ANSI.sub("", error.traceback)
+    frames = [(int(n), int(k)) for n, k in CELL_FRAME.findall(details)]
+    if not frames or not all(1 <= n <= len(starts) for n, _ in frames):
+        return None  # not this source's cells: leave the plugin's message as it is
     source = _relative(path, config)
-
-    def location(execution: int, line: int) -> str:
-        if 1 <= execution <= len(executed):
-            return f"{source}:{starts[executed[execution - 1]] + line - 1}"
-        return f"Cell In[{execution}], line {line}"
-
-    details = ANSI.sub("", getattr(error, "traceback", None) or str(error))
-    frames = CELL_FRAME.findall(details)
-    line = starts[index] + int(frames[0][1]) - 1 if frames else starts[index]
-    details = CELL_FRAME.sub(lambda match: location(int(match[1]), int(match[2])), details)
-    kind = f"{error.ename}: {error.evalue}" if hasattr(error, "ename") else type(error).__name__
+    details = CELL_FRAME.sub(lambda match: f"{source}:{starts[int(match[1]) - 1] + int(match[2]) - 1}", details)
+    execution, line = frames[0]  # the outermost frame: the cell that ran
+    cell_start = starts[execution - 1]
     return (
-        f"{source}:{line}: the notebook cell starting at line {starts[index]} failed with {kind}\n"
-        f"{details.strip()}"
+        f"{source}:{cell_start + line - 1}: the notebook cell starting at line {cell_start} failed with "
+        f"{error.ename}: {error.evalue}\n{details.strip()}"
     )
 
 
 def _cpu_seconds() -> float:
-    """CPU time of this process and of its finished children (the notebook's kernel, once shut down): unlike
-    the wall clock, it does not grow when other work shares the machine."""
+    """CPU time of this process and of its finished children (the kernel, once shut down): unlike the wall
+    clock, it does not grow when other work shares the machine."""
     own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 def on_pre_page(page, config, files):
-    """Wrap the render that mkdocs-jupyter installed: a failing cell names its line in the source, and the
-    time the notebook took is logged (tests/test_walkthrough.py holds it to its budget)."""
+    """Wrap the render mkdocs-jupyter installed: a failing cell names its line, and the time the notebook took
+    is logged (tests/test_walkthrough.py holds it to its budget)."""
     if not _is_notebook(page.file, config):
         return page
     render = page.render
@@ -175,7 +140,10 @@ def on_pre_page(page, config, files):
     return page
 
 
-# Alt text for figures -----------------------------------------------------------------------------------------
+# Alt text for figures ------------------------------------------------------------------------------------------
+
+NO_ALT = 'alt="No description has been provided for this image"'
+CELL_START = re.compile(r'(?=<div class="jp-Cell [^"]*" id="cell-id=)')  # one per cell, code or markdown
 
 
 def on_page_content(html, page, config, files):
@@ -196,117 +164,94 @@ def on_page_content(html, page, config, files):
             where = f"{_relative(page.file.abs_src_path, config)}:{starts[index] - 1}"
             log.warning(f'{where}: this cell draws a figure: give it alt text with # %% alt="..."')
             continue
-        escaped = alt.replace("&", "&amp;").replace('"', "&quot;").replace("<", "&lt;")
-        parts[index] = parts[index].replace(NO_ALT, f'alt="{escaped}"')
+        parts[index] = parts[index].replace(NO_ALT, f'alt="{markup.escape(alt)}"')
     return "".join([head, *parts])
 
 
-# Page weight: keep the CSS rules that can match -----------------------------------------------------------------
+# A light page: only the CSS that can apply ---------------------------------------------------------------------
 
 STYLE = re.compile(r"(<style[^>]*>)(.*?)(</style>)", re.S)
 CLASS_ATTRIBUTE = re.compile(r'class="([^"]*)"')
-FUNCTIONAL_PSEUDO = re.compile(r":(?:not|is|where|has|matches|-webkit-any|-moz-any)\(")
-ATTRIBUTE_SELECTOR = re.compile(r"\[[^\]]*\]")
-CLASS_SELECTOR = re.compile(r"\.(-?[_a-zA-Z][\w-]*)")
 VAR = re.compile(r"var\(\s*(--[\w-]+)")
-BLOCK_AT_RULES = {"media", "supports"}
+NESTING = {"media", "supports"}
 
 
-def _without_functional_pseudo_classes(selector: str) -> str:
-    """`a:not(.x) .y` -> `a .y`: classes inside :not(), :is()... do not have to be on the page."""
-    pieces, position = [], 0
-    while match := FUNCTIONAL_PSEUDO.search(selector, position):
-        pieces.append(selector[position:match.start()])
-        depth, position = 1, match.end()
-        while depth and position < len(selector):
-            depth += {"(": 1, ")": -1}.get(selector[position], 0)
-            position += 1
-    pieces.append(selector[position:])
-    return "".join(pieces)
-
-
-def _may_match(selector: str, classes: set[str]) -> bool:
-    """False only when the selector needs a class that appears nowhere on the page. Material's own classes
-    (md-*) are always assumed present: its JavaScript adds some of them after load."""
-    needed = CLASS_SELECTOR.findall(ATTRIBUTE_SELECTOR.sub("", _without_functional_pseudo_classes(selector)))
-    return all(name in classes or name.startswith("md-") for name in needed)
-
-
-def _parse(css: str):
+def _rules(css):
     return tinycss2.parse_stylesheet(css, skip_comments=True, skip_whitespace=True)
 
 
 def _declarations(rule):
-    return [
-        item for item in tinycss2.parse_blocks_contents(rule.content, skip_comments=True, skip_whitespace=True)
-        if item.type == "declaration"
-    ]
+    items = tinycss2.parse_blocks_contents(rule.content, skip_comments=True, skip_whitespace=True)
+    return [item for item in items if item.type == "declaration"]
 
 
-def _matching_rules(rules, classes):
-    """The rules (recursing into @media and @supports) with a selector that may match the page."""
-    kept = []
+def _may_match(rule, classes: set[str]) -> bool:
+    """False only when each selector of the rule needs a class that is nowhere on the page. Classes inside
+    :not(), :is()... or [...] are not needed; Material's md-* classes count as present (its JavaScript adds
+    some after load)."""
+    selectors, needed, previous = [], set(), None
+    for token in rule.prelude:  # top-level tokens: the arguments of :not() and [...] are nested in blocks
+        if token == ",":
+            selectors.append(needed)
+            needed = set()
+        elif token.type == "ident" and previous == ".":
+            needed.add(token.value)
+        previous = token
+    selectors.append(needed)
+    return any(all(name in classes or name.startswith("md-") for name in names) for names in selectors)
+
+
+def _style_rules(rules):
+    """The style rules among `rules`, and inside their @media and @supports."""
     for rule in rules:
         if rule.type == "qualified-rule":
-            if any(_may_match(part, classes) for part in tinycss2.serialize(rule.prelude).split(",")):
-                kept.append(rule)
-        elif rule.type == "at-rule" and rule.lower_at_keyword in BLOCK_AT_RULES and rule.content is not None:
-            inner = _matching_rules(tinycss2.parse_rule_list(rule.content, skip_comments=True,
-                                                             skip_whitespace=True), classes)
-            if inner:
-                kept.append((rule, inner))
-        elif rule.type == "at-rule" and rule.lower_at_keyword != "font-face":
-            kept.append(rule)
-    return kept
+            yield rule
+        elif rule.type == "at-rule" and rule.lower_at_keyword in NESTING and rule.content is not None:
+            yield from _style_rules(_rules(rule.content))
 
 
-def _qualified(kept):
-    for item in kept:
-        if isinstance(item, tuple):
-            yield from _qualified(item[1])
-        elif item.type == "qualified-rule":
-            yield item
-
-
-def _serialize(kept, used_properties):
+def _pruned(rules, keep_rule, keep_declaration) -> str:
+    """`rules` as CSS text without the style rules and declarations refused, nor @font-face (the page's text
+    uses Material's fonts, not JupyterLab's)."""
     out = []
-    for item in kept:
-        if isinstance(item, tuple):
-            inner = _serialize(item[1], used_properties)
+    for rule in rules:
+        if rule.type == "qualified-rule" and keep_rule(rule):
+            body = ";".join(item.serialize() for item in _declarations(rule) if keep_declaration(item))
+            if body:
+                out.append(f"{tinycss2.serialize(rule.prelude).strip()}{{{body}}}")
+        elif rule.type == "at-rule" and rule.lower_at_keyword in NESTING and rule.content is not None:
+            inner = _pruned(_rules(rule.content), keep_rule, keep_declaration)
             if inner:
-                out.append(f"@{item[0].at_keyword}{tinycss2.serialize(item[0].prelude)}{{{inner}}}")
-        elif item.type == "qualified-rule":
-            declarations = [d for d in _declarations(item) if not d.name.startswith("--") or d.name in used_properties]
-            if declarations:
-                body = ";".join(d.serialize() for d in declarations)
-                out.append(f"{tinycss2.serialize(item.prelude).strip()}{{{body}}}")
-        else:
-            out.append(item.serialize())
+                out.append(f"@{rule.at_keyword}{tinycss2.serialize(rule.prelude)}{{{inner}}}")
+        elif rule.type == "at-rule" and rule.lower_at_keyword != "font-face":
+            out.append(rule.serialize())
     return "".join(out)
 
 
 def prune_styles(html: str) -> str:
-    """Drop the CSS rules of the page's <style> blocks that cannot match it, then the custom properties
-    (`--jp-...`) that no remaining declaration uses, directly or through another custom property."""
+    """Drop the rules of the page's <style> blocks that cannot match it, then the custom properties (`--jp-...`)
+    that nothing left uses, directly or through another custom property."""
     classes = {name for match in CLASS_ATTRIBUTE.finditer(html) for name in match[1].split()}
-    blocks = [_matching_rules(_parse(match[2]), classes) for match in STYLE.finditer(html)]
-    definitions: dict[str, list[str]] = {}
-    outside_styles = STYLE.sub("", html)
-    used = set(VAR.findall(outside_styles))  # inline style="..." attributes
-    for kept in blocks:
-        for rule in _qualified(kept):
-            for declaration in _declarations(rule):
-                value = tinycss2.serialize(declaration.value)
-                if declaration.name.startswith("--"):
-                    definitions.setdefault(declaration.name, []).append(value)
+    styles = [_pruned(_rules(match[2]), lambda rule: _may_match(rule, classes), lambda item: True)
+              for match in STYLE.finditer(html)]
+    used = set(VAR.findall(STYLE.sub("", html)))  # in style="..." attributes
+    references: dict[str, set[str]] = {}  # custom property -> the custom properties its value uses
+    for css in styles:
+        for rule in _style_rules(_rules(css)):
+            for item in _declarations(rule):
+                found = set(VAR.findall(tinycss2.serialize(item.value)))
+                if item.name.startswith("--"):
+                    references.setdefault(item.name, set()).update(found)
                 else:
-                    used.update(VAR.findall(value))
-    frontier = set(used)
-    while frontier:
-        found = {name for prop in frontier for value in definitions.get(prop, []) for name in VAR.findall(value)}
-        frontier = found - used
-        used |= found
-    pruned = iter(_serialize(kept, used) for kept in blocks)
+                    used |= found
+    new = used
+    while new:
+        new = {name for prop in new for name in references.get(prop, ())} - used
+        used |= new
+    def needed(item):
+        return not item.name.startswith("--") or item.name in used
+
+    pruned = iter([_pruned(_rules(css), lambda rule: True, needed) for css in styles])
     return STYLE.sub(lambda match: f"{match[1]}{next(pruned)}{match[3]}", html)
 
 
