@@ -39,8 +39,11 @@ def race_curves():
     fresh("snippets.models")
     data = fresh("snippets.data")
     optimizers = fresh("snippets.optimizers")
+    # The mkdocs process is not under the test suite's OMP_NUM_THREADS=1 and would use every core. Race on one
+    # thread, as the page's doc-tests do, so that the figure draws the numbers the page prints on any machine
+    # (sums split over more threads may round differently); tiny tensors gain nothing from more threads anyway.
     threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny tensors: one thread is fastest and gives the same sums everywhere
+    torch.set_num_threads(1)
     try:
         return optimizers.race(*data.two_spirals())
     finally:
