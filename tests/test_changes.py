@@ -1,5 +1,6 @@
 """Claims of docs/changes.md checked beyond what the page prints."""
 
+import inspect
 import io
 import pickle
 import re
@@ -29,6 +30,21 @@ def table_rows():
     text = PAGE.read_text(encoding="utf-8")
     table = text.split("## At a glance", 1)[1].split("\n## ", 1)[0]
     return [line for line in table.splitlines() if line.startswith("| ") and not line.startswith("| The post")]
+
+
+# What each row of DESIGN.md's table "The original post, checked" is about: each must have its row here.
+DESIGN_ROWS = [
+    "torch.FloatTensor(10)", "torch.from_numpy", "notebook gradients", "nn.Softmax()", "self. num_inputs",
+    "17 loss functions", "SGD, RMSprop, Adagrad", "tensorboard-pytorch", "Variable", "volatile", "loss.data[0]",
+    "size_average", "torch.range", "xavier_uniform", "zero_grad()", "torch.load", "scheduler",
+    "torch.accelerator",
+]
+
+
+def test_every_claim_of_the_design_table_has_a_row():
+    table = "\n".join(table_rows())
+    missing = [claim for claim in DESIGN_ROWS if claim not in table]
+    assert not missing, f"rows missing from 'At a glance': {missing}"
 
 
 def test_every_row_links_to_its_proof_on_the_page_and_to_a_chapter():
@@ -117,3 +133,40 @@ def test_torch_range_includes_its_end_and_arange_does_not():
         warnings.simplefilter("ignore")
         assert torch.range(0, 3).tolist() == [0.0, 1.0, 2.0, 3.0]
     assert torch.arange(0, 3).tolist() == [0, 1, 2]
+
+
+def test_legacy_constructors_allocate_uninitialised_memory_like_empty():
+    # In deterministic mode PyTorch fills uninitialised memory with NaN, which makes it visible.
+    previous = torch.are_deterministic_algorithms_enabled()
+    torch.use_deterministic_algorithms(True)
+    try:
+        assert torch.utils.deterministic.fill_uninitialized_memory
+        for made in (torch.FloatTensor(10), torch.FloatTensor(2, 3), torch.empty(10)):
+            assert made.isnan().all()
+        assert not torch.zeros(10).isnan().any()
+    finally:
+        torch.use_deterministic_algorithms(previous)
+
+
+def test_implicit_softmax_dim_is_the_last_axis_in_2d_and_the_first_in_3d():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        matrix, sequences = torch.randn(2, 3), torch.randn(4, 6, 3)
+        assert torch.equal(nn.Softmax()(matrix), matrix.softmax(dim=-1))
+        assert torch.equal(nn.Softmax()(sequences), sequences.softmax(dim=0))
+
+
+def test_the_posts_signature_fails_at_the_full_stop_where_the_page_puts_the_caret():
+    line = "def __init__(self. num_inputs, num_classes, dropout_prob=0.3):"
+    with pytest.raises(SyntaxError) as raised:
+        compile(line + "\n    pass", "post.py", "exec")
+    assert raised.value.msg == "invalid syntax" and raised.value.offset == line.index(".") + 1
+    shown = PAGE.read_text(encoding="utf-8").split("    " + line + "\n", 1)[1].splitlines()[0]
+    assert shown.index("^") - 4 == line.index("."), "the caret on the page is not under the full stop"
+
+
+def test_zero_grad_sets_to_none_by_default_and_reduce_warns_too():
+    assert inspect.signature(torch.optim.Optimizer.zero_grad).parameters["set_to_none"].default is True
+    assert warnings_from(lambda: nn.MSELoss(reduce=False)) == [
+        "UserWarning: size_average and reduce args will be deprecated, please use reduction='none' instead."
+    ]
