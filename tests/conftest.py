@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -58,3 +59,102 @@ def built_site(tmp_path_factory) -> BuiltSite:
     if site.returncode != 0:
         pytest.fail(f"mkdocs build --strict failed:\n{site.log}", pytrace=False)
     return site
+
+
+# --- The site in a browser (tests/test_site.py; helpers in tests/browser.py) -------------------------------
+# Module scope, not session: while Playwright's sync API runs, asyncio.run() fails in the same thread, and the
+# next test file on this xdist worker may need it (nbclient does). --dist loadfile keeps test_site.py on one
+# worker, so the server and the browser still start once per test session.
+
+@pytest.fixture(scope="module")
+def browser():
+    """Headless Chromium (Debian's), or a skip saying how to get it; a failure when PRIMER_REQUIRE_BROWSER=1."""
+    from tests.browser import CHROMIUM, CHROMIUM_ARGS, REQUIRE_BROWSER, find_chromium
+
+    executable = find_chromium()
+    if executable is None:
+        message = (f"no Chromium at {CHROMIUM} or on PATH: the browser tests need Debian's chromium "
+                   f"(sudo apt-get install chromium; .ci/run installs it)")
+        if os.environ.get(REQUIRE_BROWSER) == "1":
+            pytest.fail(f"{message}, and {REQUIRE_BROWSER}=1 makes a missing browser a failure", pytrace=False)
+        pytest.skip(message)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture(scope="module")
+def site_url(built_site, tmp_path_factory) -> str:
+    """The built site served from 127.0.0.1 on a free port, under the path of mkdocs.yml's site_url (as GitHub
+    Pages serves it); the server is stopped by its PID when the module's tests are done."""
+    from urllib.parse import urlsplit
+
+    from harness.embed import load_mkdocs_yml
+    from tests.browser import LOCAL_HOST, StaticServer, served_root
+
+    folder = tmp_path_factory.mktemp("served")
+    site_path = urlsplit(load_mkdocs_yml(ROOT / "mkdocs.yml").get("site_url") or "/").path or "/"
+    server = StaticServer(served_root(built_site.directory, site_path, folder / "root"), folder / "server.log")
+    server.start()
+    try:
+        yield f"http://{LOCAL_HOST}:{server.port}{site_path.rstrip('/')}/"
+    finally:
+        server.stop()
+
+
+@dataclass
+class SitePage:
+    """A browser context and page on the served site, with what it recorded (off-host requests, console
+    errors). A failing test that uses one gets a screenshot of it (see pytest_runtest_makereport)."""
+
+    page: object
+    recorder: object
+    context: object
+    site_url: str
+    screenshots: object  # test name -> folder for its screenshot
+
+
+@contextmanager
+def open_site_page(browser, site_url, screenshots):
+    from tests.browser import Recorder, new_context
+
+    context = new_context(browser, site_url)
+    try:
+        page = context.new_page()
+        yield SitePage(page, Recorder(page), context, site_url, screenshots)
+    finally:
+        context.close()
+
+
+@pytest.fixture
+def site_page(browser, site_url, tmp_path):
+    """A fresh context and page for one test."""
+    with open_site_page(browser, site_url, lambda name: tmp_path) as site_page:
+        yield site_page
+
+
+@pytest.fixture(scope="module")
+def shared_site_page(browser, site_url, tmp_path_factory):
+    """One context and page for several tests that do not depend on a fresh page (a search starts from
+    whatever page the last one ended on, as a reader's does)."""
+    with open_site_page(browser, site_url, lambda name: tmp_path_factory.mktemp(name[:40])) as site_page:
+        yield site_page
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A failing test that drove a browser page: save a screenshot of that page in a folder of pytest's
+    temporary directory and name its path in the report."""
+    outcome = yield
+    report = outcome.get_result()
+    pages = [value for value in getattr(item, "funcargs", {}).values() if isinstance(value, SitePage)]
+    if report.when == "call" and report.failed and pages:
+        try:
+            path = pages[0].screenshots(item.name) / "screenshot.png"
+            pages[0].page.screenshot(path=str(path), full_page=True)
+            report.sections.append(("browser screenshot", f"saved to {path}"))
+        except Exception as error:  # the page may be gone (a crash): say so, keep the test's own failure
+            report.sections.append(("browser screenshot", f"could not be taken: {error}"))
