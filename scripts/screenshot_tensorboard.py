@@ -48,7 +48,9 @@ MAX_BYTES = 150_000  # the page must stay light on first load
 
 def log_runs(log_root: Path) -> None:
     """The page's training runs: same seed, same learning rates, same folder names."""
-    torch.set_num_threads(1)  # tiny tensors: one thread is fastest, and the same numbers come out
+    # A plain script, not under the test suite's OMP_NUM_THREADS=1: train on one thread, as the page's doc-tests
+    # do, so the curves are the numbers the page prints on any machine (tiny tensors gain nothing from more).
+    torch.set_num_threads(1)
     for name, lr in RUNS.items():
         torch.manual_seed(0)
         train(log_root / name, lr=lr)

@@ -3,6 +3,7 @@ and what the real `tensorboard` server makes of them through its HTTP API."""
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import socket
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from tensorboard.summary.writer.event_file_writer import EventFileWriter
 from torch.utils.tensorboard import SummaryWriter
 
 from snippets.models import MLP
@@ -39,15 +41,6 @@ PARAMETERS = [f"layers.{index}.{kind}" for index in (0, 2, 4) for kind in ("weig
 HISTOGRAM_TAGS = {f"{prefix}/{name}" for prefix in ("weights", "gradients") for name in PARAMETERS}
 TENSORBOARD = Path(sys.executable).parent / "tensorboard"  # the venv's own server
 SERVER_TIMEOUT_S = 20
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny tensors: one thread is fastest, and several threads per test worker crawl on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")
@@ -173,6 +166,31 @@ def test_first_writer_and_reused_folder(tmp_path):
     assert [(event.step, event.value) for event in run.Scalars("demo/square")] == [(0, 0.0), (1, 1.0), (2, 4.0)] * 2
 
 
+def test_writer_defaults_the_page_names():
+    defaults = inspect.signature(SummaryWriter).parameters
+    assert (defaults["max_queue"].default, defaults["flush_secs"].default) == (10, 120)
+
+
+def test_a_script_that_does_not_close_its_writer_loses_the_queued_events(tmp_path):
+    # SummaryWriter hands its events to tensorboard's EventFileWriter, queue and background thread included;
+    # the script drives that writer directly, as SummaryWriter would, to spare the import of torch.
+    with SummaryWriter(tmp_path / "probe") as writer:
+        assert isinstance(writer.file_writer.event_writer, EventFileWriter)
+    script = (
+        "import sys, time\n"
+        "from tensorboard.compat.proto import event_pb2, summary_pb2\n"
+        "from tensorboard.summary.writer.event_file_writer import EventFileWriter\n"
+        "writer = EventFileWriter(sys.argv[1], max_queue_size=10, flush_secs=120)\n"
+        "for step in range(100):\n"
+        "    value = summary_pb2.Summary.Value(tag='demo/value', simple_value=step)\n"
+        "    writer.add_event(event_pb2.Event(wall_time=time.time(), step=step, summary=summary_pb2.Summary(value=[value])))\n"
+    )  # and the script ends, without close()
+    subprocess.run([sys.executable, "-c", script, str(tmp_path / "run")], check=True, timeout=60)
+    run = load_run(tmp_path / "run")
+    logged = len(run.Scalars("demo/value")) if run.Tags()["scalars"] else 0
+    assert logged < 100  # the events still in the queue at exit (up to max_queue of them) never reach the file
+
+
 def test_flush_then_read_and_closed_writer_reopens(tmp_path):
     assert read_while_open(tmp_path / "demo") == ["demo/value"]
     assert len(list((tmp_path / "demo").glob("events.out.tfevents.*"))) == 2
@@ -186,7 +204,9 @@ def test_add_scalars_makes_one_run_per_curve(tmp_path):
         "loss_train",
         "loss_validation",
     ]
-    assert load_run(tmp_path / "both" / "loss_train").Tags()["scalars"] == ["loss"]
+    for curve in ("loss_train", "loss_validation"):
+        assert load_run(tmp_path / "both" / curve).Tags()["scalars"] == ["loss"]  # one tag, two runs
+    assert load_run(tmp_path / "both").Tags()["scalars"] == []  # the run itself holds no scalar
 
 
 def test_layout_charts_name_tags_that_train_logs():
@@ -211,8 +231,10 @@ def test_spiral_splits_are_fixed_and_disjoint():
 def test_best_epochs_reads_every_run(log_root):
     best = best_epochs(log_root)
     assert sorted(best) == sorted(RUNS)
-    for step, value in best.values():
-        assert 1 <= step <= EPOCHS and 0.0 <= value <= 1.0
+    for run, (step, value) in best.items():
+        accuracy = {event.step: event.value for event in load_run(log_root / run).Scalars("accuracy/validation")}
+        assert value == round(max(accuracy.values()), 3)
+        assert step == min(epoch for epoch, reached in accuracy.items() if reached == max(accuracy.values()))
 
 
 # The real server
@@ -254,15 +276,25 @@ class Server:
         pytest.fail(f"{route} not ready after {timeout} s; last answer {answer!r}\n{self.log.read_text()}")
 
 
+def log_reused_folder(log_dir: Path) -> None:
+    """Two writers, one after the other, on the same folder: steps 0 to 4, then steps 0 to 2 again."""
+    for first_value, steps in ((0, 5), (10, 3)):
+        with SummaryWriter(log_dir) as writer:
+            for step in range(steps):
+                writer.add_scalar("demo/value", first_value + step, global_step=step)
+
+
 @pytest.fixture(scope="module")
 def server(log_root, tmp_path_factory):
-    """The real tensorboard server over the runs, on loopback, started once for this file, always stopped."""
+    """The real tensorboard server on loopback, started once for this file, always stopped. Its logdir holds
+    runs/ (the trained runs, listed as runs/lr-0.01 ...) and reused/ (two writers on one folder)."""
     port, work = free_port(), tmp_path_factory.mktemp("tensorboard-server")
+    log_reused_folder(log_root.parent / "reused")
     log = work / "tensorboard.log"
     env = {**os.environ, "TMPDIR": str(work)}  # its .tensorboard-info record goes here, not to /tmp
     with log.open("wb") as output:
         process = subprocess.Popen(
-            [str(TENSORBOARD), "--logdir", str(log_root), "--host", "127.0.0.1", "--port", str(port)],
+            [str(TENSORBOARD), "--logdir", str(log_root.parent), "--host", "127.0.0.1", "--port", str(port)],
             stdout=output, stderr=subprocess.STDOUT, cwd=work, env=env,
         )
     try:
@@ -276,27 +308,43 @@ def server(log_root, tmp_path_factory):
             process.wait()
 
 
+SERVED = [f"runs/{run}" for run in RUNS]  # run names as the server lists them: relative to its logdir
+
+
 def test_server_lists_the_runs(server):
-    runs = server.wait_for("/data/runs", lambda answer: set(RUNS) <= set(answer))
-    assert sorted(runs) == sorted(RUNS)
+    runs = server.wait_for("/data/runs", lambda answer: set(SERVED) <= set(answer))
+    assert sorted(runs) == sorted([*SERVED, "reused"])
+
+
+def test_server_says_tensorflow_is_not_needed(server):
+    server.wait_for("/data/runs", lambda answer: "reused" in answer)
+    assert server.log.read_text().startswith("TensorFlow installation not found - running with reduced feature set.")
+
+
+def test_server_keeps_only_the_last_writer_of_a_reused_folder(server):
+    # EventAccumulator returns both writers' points (test_first_writer_and_reused_folder); the server takes the
+    # step that goes back as a restart and drops every point from that step on: the first run vanishes.
+    route = "/data/plugin/scalars/scalars?run=reused&tag=demo/value"
+    points = server.wait_for(route, lambda answer: len(answer) > 0)
+    assert [(step, value) for _, step, value in points] == [(0, 10.0), (1, 11.0), (2, 12.0)]
 
 
 def test_server_lists_the_scalar_tags(server):
-    tags = server.wait_for("/data/plugin/scalars/tags", lambda answer: set(RUNS) <= set(answer))
-    for run in RUNS:
+    tags = server.wait_for("/data/plugin/scalars/tags", lambda answer: set(SERVED) <= set(answer))
+    for run in SERVED:
         assert SCALAR_TAGS <= set(tags[run]), run
 
 
 def test_server_lists_the_histogram_tags(server):
-    tags = server.wait_for("/data/plugin/histograms/tags", lambda answer: set(RUNS) <= set(answer))
-    for run in RUNS:
+    tags = server.wait_for("/data/plugin/histograms/tags", lambda answer: set(SERVED) <= set(answer))
+    for run in SERVED:
         assert set(tags[run]) == HISTOGRAM_TAGS, run
 
 
 def test_server_shows_the_graph_text_layout_and_hparams(server):
-    graphs = server.wait_for("/data/plugin/graphs/info", lambda answer: set(RUNS) <= set(answer))
-    assert all(graphs[run]["run_graph"] for run in RUNS)
-    assert set(server.get("/data/plugin/text/tags")) == set(RUNS)
+    graphs = server.wait_for("/data/plugin/graphs/info", lambda answer: set(SERVED) <= set(answer))
+    assert all(graphs[run]["run_graph"] for run in SERVED)
+    assert set(server.get("/data/plugin/text/tags")) == set(SERVED)
     layout = server.get("/data/plugin/custom_scalars/layout")
     assert [chart["title"] for chart in layout["category"][0]["chart"]] == ["loss", "accuracy"]
     experiment = server.get("/data/plugin/hparams/experiment", {"experimentName": ""})
