@@ -226,6 +226,8 @@ def test_spiral_splits_are_fixed_and_disjoint():
     assert torch.equal(train_set.tensors[0], again.tensors[0])
     labels = torch.cat([train_set.tensors[1], validation_set.tensors[1]])
     assert labels.bincount().tolist() == [500, 500]
+    points = torch.cat([train_set.tensors[0], validation_set.tensors[0]])
+    assert len(points.unique(dim=0)) == 1000  # no point in both sets
 
 
 def test_best_epochs_reads_every_run(log_root):
