@@ -32,6 +32,7 @@ SERVER_READY_SECONDS = 10.0
 SETTLE_SECONDS = 5.0  # at most this long for the requests a page starts after its load event
 ACTION_SECONDS = 5.0  # at most this long for an element to appear, a click to land
 LOAD_SECONDS = 20.0  # at most this long for a page to load
+COLOUR_RULES = ["color-contrast", "link-in-text-block"]  # axe-core's rules whose outcome depends on colours
 
 
 def find_chromium() -> str | None:
@@ -250,28 +251,34 @@ COPY_EVERY_BLOCK = """async () => {
   return blocks;
 }"""
 
-# Code blocks are the bulk of a page for axe-core: one element per token, and colour-contrast, by far the
-# costliest rule, weighs each. A token's colours depend only on its kind (its classes, whether it holds
-# letters or only symbols) and its block's kind (language, or a notebook cell), not on the page. So the
-# colour rules check a block when it shows a kind of element not checked before in this tour and leave it
-# out otherwise; every other rule checks every element of every page, code blocks included (scrolling,
-# annotation markers). Blocks left out are marked with an attribute no stylesheet reads.
-MARK_CHECKED_CODE = """checked => {
+# axe-core's colour rules (colour-contrast above all) are its costliest by far: they weigh every element that
+# holds text, and a code block has one per token. An element's colours depend on its kind (tag and classes,
+# its parent's, the block it sits in, whether it holds letters or only symbols), not on the page: the same
+# stylesheet colours the same kinds alike everywhere. So the tour marks each block (the header, sidebars and
+# footer, each top-level element of the article, each notebook cell) whose kinds were all checked on an
+# earlier page, and the colour rules leave marked blocks out; every other rule checks every element of every
+# page. The mark is an attribute no stylesheet reads.
+MARK_CHECKED_BLOCKS = """checked => {
   checked = new Set(checked);
   const added = [];
-  for (const pre of document.querySelectorAll(".md-content pre")) {
-    const block = pre.closest("[class*='language-']")?.className.match(/language-\\S+/)?.[0]
-      ?? (pre.closest(".jp-Cell") ? "notebook" : "pre");
-    const kinds = new Set([...pre.querySelectorAll("*")].map(e =>
-      `${block} ${e.tagName} ${[...e.classList].sort().join(".")} ${/[\\p{L}\\p{N}]/u.test(
-        [...e.childNodes].filter(n => n.nodeType === 3).map(n => n.data).join("")) ? "text" : "symbols"}`));
-    const fresh = [...kinds].filter(kind => !checked.has(kind));
-    if (fresh.length) fresh.forEach(kind => { checked.add(kind); added.push(kind); });
-    else pre.setAttribute("data-primer-tokens-checked", "");
+  const kind = e => e.tagName + [...e.classList].sort().map(c => "." + c).join("");
+  const blocks = [...document.querySelectorAll(
+      ".md-header, .md-tabs, .md-sidebar, .md-footer, article.md-content__inner > *")]
+    .flatMap(block => block.querySelector(".jp-Cell") ? [...block.querySelectorAll(".jp-Cell")] : [block]);
+  for (const block of blocks) {
+    const kinds = new Set();
+    for (const e of [block, ...block.querySelectorAll("*")]) {
+      const text = [...e.childNodes].filter(n => n.nodeType === 3).map(n => n.data).join("");
+      if (text.trim()) kinds.add(`${kind(block)} | ${kind(e.parentElement)} > ${kind(e)} ${
+        /[\\p{L}\\p{N}]/u.test(text) ? "text" : "symbols"}`);
+    }
+    const fresh = [...kinds].filter(k => !checked.has(k));
+    if (fresh.length) fresh.forEach(k => { checked.add(k); added.push(k); });
+    else if (kinds.size) block.setAttribute("data-primer-colours-checked", "");
   }
   return added;
 }"""
-COLOUR_CONTEXT = {"exclude": [["pre[data-primer-tokens-checked]"]]}
+COLOUR_CONTEXT = {"exclude": [["[data-primer-colours-checked]"]]}
 
 
 @dataclass
@@ -316,13 +323,16 @@ def axe_script() -> str:
 RUN_AXE = """([context, options]) => axe.run(context || document, options).then(results => results.violations)"""
 
 
-def axe_runs(dark: bool, colour_rules: list[str]) -> list[tuple[dict | None, dict]]:
+def axe_runs(dark: bool, colours: bool) -> list[tuple[dict | None, dict]]:
     """(context, options) of the axe-core runs for one colour scheme: in light mode every rule (the colour
-    rules apart, on the blocks they still need), in dark mode the colour rules only."""
-    only = {"type": "rule", "values": colour_rules}
-    runs = [(COLOUR_CONTEXT, {"resultTypes": ["violations"], "runOnly": only})]
+    rules on the blocks they still need to see), in dark mode the colour rules only. No colour rules when
+    every block of the page was seen before (`colours` false)."""
+    runs = []
+    if colours:
+        runs.append((COLOUR_CONTEXT, {"resultTypes": ["violations"],
+                                      "runOnly": {"type": "rule", "values": COLOUR_RULES}}))
     if not dark:
-        runs.append((None, {"resultTypes": ["violations"], "rules": {r: {"enabled": False} for r in colour_rules}}))
+        runs.append((None, {"resultTypes": ["violations"], "rules": {r: {"enabled": False} for r in COLOUR_RULES}}))
     return runs
 
 
@@ -347,15 +357,17 @@ def switch_scheme(page, to: str) -> None:
     page.evaluate(SETTLE_ANIMATIONS)
 
 
-def visit(page, recorder: Recorder, url: str, name: str, colour_rules: list[str], checked_code: set[str],
+def visit(page, recorder: Recorder, url: str, name: str, checked_kinds: set[str],
           timings: dict[str, float] | None = None) -> Visit:
     """Load `url` (no cache: a first load) and record what happens: weight, what the page shows, axe-core in
-    both colour schemes (every rule in light mode, `colour_rules` again in dark mode), every copy button. The
+    both colour schemes (every rule in light mode, the colour rules again in dark mode), every copy button. The
     scheme is switched with the page's toggle; the choice carries to the next page, so each visit switches
-    once, from whichever scheme the page opened in. `checked_code`: kinds of code tokens already checked."""
+    once, from whichever scheme the page opened in. `checked_kinds`: kinds of elements whose colours the
+    tour has checked already (see MARK_CHECKED_BLOCKS)."""
     result = Visit(url=url, name=name)
     started = time.perf_counter()
     recorder.reset()
+    new_kinds: list[str] = []  # kinds of elements this page shows first: none, and the colour rules skip it
 
     def step(label, action, after: str | None = "load"):
         """Run one step unless the step it builds on failed; a failure is recorded, the visit goes on."""
@@ -378,7 +390,7 @@ def visit(page, recorder: Recorder, url: str, name: str, colour_rules: list[str]
 
     def axe():
         dark = scheme() == "slate"
-        for context, options in axe_runs(dark, colour_rules):
+        for context, options in axe_runs(dark, colours=bool(new_kinds)):
             found = page.evaluate(RUN_AXE, [context, options])
             result.violations += [{**v, "help": f"(dark mode) {v['help']}"} if dark else v for v in found]
 
@@ -386,7 +398,8 @@ def visit(page, recorder: Recorder, url: str, name: str, colour_rules: list[str]
         seen = page.evaluate(READ_PAGE)
         result.images, result.links = seen["images"], seen["links"]
         result.ids = set(seen["ids"])
-        checked_code.update(page.evaluate(MARK_CHECKED_CODE, sorted(checked_code)))
+        new_kinds.extend(page.evaluate(MARK_CHECKED_BLOCKS, sorted(checked_kinds)))
+        checked_kinds.update(new_kinds)
         page.evaluate(SETTLE_ANIMATIONS)
 
     step("load", lambda: page.goto(url, wait_until="load"), after=None)
@@ -406,7 +419,7 @@ def visit(page, recorder: Recorder, url: str, name: str, colour_rules: list[str]
     return result
 
 
-def tour(browser, site_url: str, names: list[str], colour_rules: list[str],
+def tour(browser, site_url: str, names: list[str],
          timings: dict[str, float] | None = None) -> tuple[dict[str, Visit], list[str]]:
     """Visit every page once, one after another in one tab (two tabs side by side were slower here).
     Returns the visits and any request to another host that the page's own route did not catch."""
@@ -415,8 +428,8 @@ def tour(browser, site_url: str, names: list[str], colour_rules: list[str],
     try:
         page = context.new_page()
         recorder = Recorder(page)
-        checked_code: set[str] = set()
-        visits = {name: visit(page, recorder, site_url + name, name, colour_rules, checked_code, timings)
+        checked_kinds: set[str] = set()
+        visits = {name: visit(page, recorder, site_url + name, name, checked_kinds, timings)
                   for name in names}
     finally:
         context.close()
