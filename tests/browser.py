@@ -252,16 +252,23 @@ COPY_EVERY_BLOCK = """async () => {
 }"""
 
 # axe-core's colour rules (colour-contrast above all) are its costliest by far: they weigh every element that
-# holds text, and a code block has one per token. An element's colours depend on its kind (tag and classes,
-# its parent's, the block it sits in, whether it holds letters or only symbols), not on the page: the same
-# stylesheet colours the same kinds alike everywhere. So the tour marks each block (the header, sidebars and
-# footer, each top-level element of the article, each notebook cell) whose kinds were all checked on an
-# earlier page, and the colour rules leave marked blocks out; every other rule checks every element of every
-# page. The mark is an attribute no stylesheet reads.
+# holds text, and a code block has one per token. An element's colours follow from the page's stylesheets
+# and its kind: tag, classes and inline style, its parent's, the nearest inline style above it, the block it
+# sits in, whether it holds letters or only symbols. The same stylesheets colour the same kinds alike on
+# every page. So the tour marks each block (the header, sidebars and footer, each top-level element of the
+# article, each notebook cell) whose kinds were all checked on an earlier page, and the colour rules leave
+# marked blocks out; every other rule checks every element of every page. The mark is an attribute no
+# stylesheet reads.
 MARK_CHECKED_BLOCKS = """checked => {
   checked = new Set(checked);
   const added = [];
-  const kind = e => e.tagName + [...e.classList].sort().map(c => "." + c).join("");
+  let hash = 0;  // of the page's stylesheets: a page with a style of its own has kinds of its own
+  for (const c of [...document.styleSheets].map(sheet => sheet.href || sheet.ownerNode.textContent).join("\\n"))
+    hash = (hash * 31 + c.charCodeAt(0)) | 0;
+  const style = e => (e?.getAttribute("style") ?? "").split(";")  // custom properties only place things
+    .filter(declaration => declaration.trim() && !declaration.trim().startsWith("--")).join(";");
+  const kind = e => e.tagName + [...e.classList].sort().map(c => "." + c).join("")
+    + (style(e) ? `[style="${style(e)}"]` : "");
   const blocks = [...document.querySelectorAll(
       ".md-header, .md-tabs, .md-sidebar, .md-footer, article.md-content__inner > *")]
     .flatMap(block => block.querySelector(".jp-Cell") ? [...block.querySelectorAll(".jp-Cell")] : [block]);
@@ -269,8 +276,10 @@ MARK_CHECKED_BLOCKS = """checked => {
     const kinds = new Set();
     for (const e of [block, ...block.querySelectorAll("*")]) {
       const text = [...e.childNodes].filter(n => n.nodeType === 3).map(n => n.data).join("");
-      if (text.trim()) kinds.add(`${kind(block)} | ${kind(e.parentElement)} > ${kind(e)} ${
-        /[\\p{L}\\p{N}]/u.test(text) ? "text" : "symbols"}`);
+      let styled = e;  // the nearest inline style above, inside the block
+      while (styled !== block && !style(styled)) styled = styled.parentElement;
+      if (text.trim()) kinds.add(`${hash} ${kind(block)} | ${style(styled)} | ${kind(e.parentElement)} > ${
+        kind(e)} ${/[\\p{L}\\p{N}]/u.test(text) ? "text" : "symbols"}`);
     }
     const fresh = [...kinds].filter(k => !checked.has(k));
     if (fresh.length) fresh.forEach(k => { checked.add(k); added.push(k); });
