@@ -30,7 +30,7 @@ WEIGHT_LIMIT = 500 * 1024  # bytes a first visit may transfer, HTML and every as
 COMPRESSED = re.compile(r"^(text/|application/(javascript|json|xml)|image/svg\+xml)")  # what GitHub Pages gzips
 SERVER_READY_SECONDS = 10.0
 SETTLE_SECONDS = 5.0  # at most this long for the requests a page starts after its load event
-ACTION_SECONDS = 5.0  # at most this long for an element to appear, a click to land
+ACTION_SECONDS = 10.0  # at most this long for an element to appear, a click to land, search results
 LOAD_SECONDS = 20.0  # at most this long for a page to load
 COLOUR_RULES = ["color-contrast", "link-in-text-block"]  # axe-core's rules whose outcome depends on colours
 
