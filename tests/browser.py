@@ -203,7 +203,7 @@ def transfer_size(url: str) -> tuple[int, int]:
     return _sizes[url]
 
 
-# What a page shows, read in one call once it has settled.
+# What a page shows, read in one call after its load event.
 READ_PAGE = """() => ({
   images: [...document.images].map(image => ({
     src: image.currentSrc.slice(0, 100),

@@ -1,4 +1,5 @@
-"""Fixtures shared by the test files: the strictly built site, made once per test session."""
+"""Fixtures shared by the test files: the strictly built site, made once per test session; for the browser
+tests (tests/test_site.py), that site served from 127.0.0.1 and headless Chromium."""
 
 from __future__ import annotations
 
