@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -42,21 +43,66 @@ def build_site(destination: Path) -> BuiltSite:
     return BuiltSite(destination, process.returncode, process.stdout + process.stderr, time.perf_counter() - started)
 
 
+class SessionBuild:
+    """One strict build per test session, shared by every xdist worker through the session's temporary folder.
+
+    The first worker to start the session starts it in a background thread, so it runs while the workers check
+    pages; a test that needs the site waits for the record the build leaves (see pytest_collection_modifyitems:
+    those tests run last)."""
+
+    def __init__(self, tmp_path_factory) -> None:
+        base = tmp_path_factory.getbasetemp()
+        self.shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base  # common to the workers
+        self.record = self.shared / "built-site.json"
+
+    def start(self) -> None:
+        with FileLock(str(self.shared / "built-site.lock")):
+            started = self.shared / "built-site.started"
+            if started.exists():
+                return
+            started.touch()
+        threading.Thread(target=self._build, name="site-build", daemon=True).start()
+
+    def _build(self) -> None:
+        site = build_site(self.shared / "site")
+        partial = self.record.with_suffix(".partial")
+        partial.write_text(json.dumps({**site.__dict__, "directory": str(site.directory)}))
+        partial.replace(self.record)  # atomic: a waiting worker never reads half a record
+
+    def result(self, timeout: float = 600) -> BuiltSite:
+        self.start()  # no-op when already started
+        deadline = time.monotonic() + timeout
+        while not self.record.exists():
+            if time.monotonic() > deadline:
+                pytest.fail(f"the site build did not finish within {timeout:.0f} s", pytrace=False)
+            time.sleep(0.1)
+        data = json.loads(self.record.read_text())
+        return BuiltSite(Path(data["directory"]), data["returncode"], data["log"], data["seconds"])
+
+
+def _needs_site(item) -> bool:
+    return "built_site" in getattr(item, "fixturenames", ())
+
+
+def pytest_collection_modifyitems(items):
+    """Files with a test that needs the built site run last: by then the background build has had time to
+    finish, and no worker sits waiting for it while pages are still to check. (Whole files move, because
+    --dist loadfile schedules a file as one unit.)"""
+    late_files = {item.path for item in items if _needs_site(item)}
+    items.sort(key=lambda item: item.path in late_files)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def site_build_in_background(request, tmp_path_factory):
+    """Start the session's site build as soon as the session starts, if any collected test needs the site."""
+    if any(_needs_site(item) for item in request.session.items):
+        SessionBuild(tmp_path_factory).start()
+
+
 @pytest.fixture(scope="session")
 def built_site(tmp_path_factory) -> BuiltSite:
-    """The site built once per session. Under xdist every worker asks for it: the first builds into the
-    session's shared temporary folder while holding a lock, the others wait and read what it recorded."""
-    if os.environ.get("PYTEST_XDIST_WORKER"):
-        shared = tmp_path_factory.getbasetemp().parent  # one folder per session, common to its workers
-    else:
-        shared = tmp_path_factory.getbasetemp()
-    record = shared / "built-site.json"
-    with FileLock(str(shared / "built-site.lock")):
-        if not record.exists():
-            site = build_site(shared / "site")
-            record.write_text(json.dumps({**site.__dict__, "directory": str(site.directory)}))
-    data = json.loads(record.read_text())
-    site = BuiltSite(Path(data["directory"]), data["returncode"], data["log"], data["seconds"])
+    """The site, built once per session with `mkdocs build --strict` (see SessionBuild)."""
+    site = SessionBuild(tmp_path_factory).result()
     if site.returncode != 0:
         pytest.fail(f"mkdocs build --strict failed:\n{site.log}", pytrace=False)
     return site
