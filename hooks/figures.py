@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import importlib
 import io
+import tempfile
+import threading
+from pathlib import Path
 
 import matplotlib
 
@@ -69,6 +72,39 @@ def draw_race(curves) -> str:
     return buffer.getvalue()
 
 
+class Drawing(threading.Thread):
+    """Draws the figure while MkDocs renders the pages (the notebook page runs its kernel meanwhile): it only
+    has to be on disk when static files are copied, after on_env."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(name="figures", daemon=True)
+        self.path, self.error = path, None
+
+    def run(self) -> None:
+        try:
+            self.path.write_text(draw_race(race_curves()), encoding="utf-8")
+        except BaseException as error:  # re-raised by on_env, in the build's own thread
+            self.error = error
+
+
+_drawing: Drawing | None = None
+
+
 def on_files(files, config):
-    files.append(File.generated(config, RACE_FIGURE, content=draw_race(race_curves())))
+    global _drawing
+    _drawing = Drawing(Path(tempfile.mkdtemp(prefix="primer-figures-")) / Path(RACE_FIGURE).name)
+    _drawing.start()
+    files.append(File.generated(config, RACE_FIGURE, abs_src_path=str(_drawing.path)))
     return files
+
+
+def on_env(env, config, files):
+    _drawing.join()
+    if _drawing.error is not None:
+        raise _drawing.error
+    return env
+
+
+def on_post_build(config):
+    _drawing.path.unlink(missing_ok=True)
+    _drawing.path.parent.rmdir()
