@@ -20,9 +20,17 @@ def _torch_state() -> list[tuple[Callable, object]]:
         (lambda options: torch.set_printoptions(**options), print_options),
         (torch.set_rng_state, torch.get_rng_state()),
         (torch.set_default_dtype, torch.get_default_dtype()),
-        (torch.set_default_device, torch.get_default_device()),
+        (_set_default_device, torch.get_default_device()),
         (torch.set_grad_enabled, torch.is_grad_enabled()),
     ]
+
+
+def _set_default_device(device) -> None:
+    import torch
+
+    # set_default_device(cpu) installs a mode that intercepts every torch call (twice as slow for small ops);
+    # None is the unset default, which is the CPU.
+    torch.set_default_device(None if device == torch.device("cpu") else device)
 
 
 def _numpy_state() -> list[tuple[Callable, object]]:

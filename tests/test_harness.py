@@ -387,9 +387,11 @@ def test_each_page_starts_in_a_fresh_session(project):
         >>> import torch
         >>> torch.tensor([1 / 3])
         tensor([0.3333])
+        >>> torch._C._is_torch_function_mode_enabled()  # no mode left by the restore (set_default_device)
+        False
         ```
     ''')
-    run(project).assert_outcomes(passed=5)
+    run(project).assert_outcomes(passed=6)
 
 
 def test_generators_are_freshly_seeded_so_unseeded_pages_fail(project):
