@@ -5,14 +5,16 @@ VENV := .venv
 BIN := $(VENV)/bin
 # Reinstall when the declared dependencies or their pins change.
 INSTALLED := $(VENV)/.installed
-export NO_MKDOCS_2_WARNING := 1  # Material 9.8 prints a banner about MkDocs 2 on every run
+# Material 9.8 prints a banner about MkDocs 2 on every run.
+export NO_MKDOCS_2_WARNING := 1
 
-.PHONY: help setup serve test build screenshots clean distclean lock
+.PHONY: help setup serve test build bench screenshots clean distclean lock
 
 help:
 	@echo "make serve   set up .venv, then serve the site with live reload on http://127.0.0.1:8000"
 	@echo "make test    set up .venv, then run every page's blocks, the unit tests and a strict build"
 	@echo "make build   strict build of the site into site/"
+	@echo "make bench   time the suite, each page, the build and the heaviest page; writes bench/results.md"
 	@echo "make screenshots  retake docs/assets/tensorboard-scalars.png (real runs, real server, headless Chromium)"
 	@echo "make lock    re-pin constraints.txt to what .venv holds (after changing pyproject.toml)"
 	@echo "make clean   remove site/ and caches (make distclean also removes .venv)"
@@ -33,6 +35,9 @@ test: $(INSTALLED)
 
 build: $(INSTALLED)
 	$(BIN)/mkdocs build --strict --site-dir site
+
+bench: $(INSTALLED)
+	$(BIN)/python bench/run.py
 
 screenshots: $(INSTALLED)
 	$(BIN)/python scripts/screenshot_tensorboard.py
