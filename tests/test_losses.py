@@ -2,7 +2,6 @@
 the equalities the page states, and the inventory table against the installed torch.nn."""
 
 import math
-import re
 from pathlib import Path
 
 import pytest
@@ -10,6 +9,7 @@ import torch
 from torch import nn
 
 from snippets.losses import cross_entropy, loss_classes, mse
+from tests.inventory import table_names
 
 PAGE = Path(__file__).resolve().parents[1] / "docs" / "losses.md"
 
@@ -93,18 +93,6 @@ def test_class_weights_give_a_weighted_mean_and_ignore_index_drops_examples():
 # The inventory
 
 
-def table_names(page: Path) -> list[str]:
-    """The names in the first column of the page's table: rows like | [`Name`](.../torch.nn.Name.html) |."""
-    row = re.compile(r"^\| \[`(\w+)`\]\(https://docs\.pytorch\.org/docs/stable/generated/torch\.nn\.(\w+)\.html\) \|")
-    names = []
-    for line in page.read_text(encoding="utf-8").splitlines():
-        match = row.match(line)
-        if match:
-            assert match.group(1) == match.group(2), f"{line!r}: the link does not match the name"
-            names.append(match.group(1))
-    return names
-
-
 def test_loss_classes_are_the_classes_of_torch_nn_named_loss():
     names = loss_classes()
     assert names == sorted(set(names))
@@ -114,7 +102,7 @@ def test_loss_classes_are_the_classes_of_torch_nn_named_loss():
 
 
 def test_page_table_lists_exactly_the_installed_losses():
-    listed = table_names(PAGE)
+    listed = table_names(PAGE, "torch.nn")
     assert len(listed) == len(set(listed)), "a loss is listed twice"
     installed = set(loss_classes())
     assert not installed - set(listed), f"add to the table in {PAGE.name}: {sorted(installed - set(listed))}"

@@ -13,6 +13,7 @@ from torch import nn
 from snippets.data import two_spirals
 from snippets.models import MLP
 from snippets.optimizers import (
+from tests.inventory import table_names
     LEARNING_RATES,
     OPTIMIZERS,
     after_one_step,
@@ -310,18 +311,6 @@ def test_clip_grad_norm_returns_the_norm_before_and_caps_it():
 
 
 # The inventory
-
-
-def table_names(page: Path, module: str) -> list[str]:
-    """The names in the first column of the page's inventory table: rows like | [`Name`](...torch.X.Name.html) |."""
-    row = re.compile(r"^\| \[`(\w+)`\]\(https://docs\.pytorch\.org/docs/stable/generated/" + re.escape(module) + r"\.(\w+)\.html\) \|")
-    names = []
-    for line in page.read_text(encoding="utf-8").splitlines():
-        match = row.match(line)
-        if match:
-            assert match.group(1) == match.group(2), f"{line!r}: the link does not match the name"
-            names.append(match.group(1))
-    return names
 
 
 def test_optimizer_classes_are_torch_optim_optimizers():
