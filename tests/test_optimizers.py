@@ -13,7 +13,6 @@ from torch import nn
 from snippets.data import two_spirals
 from snippets.models import MLP
 from snippets.optimizers import (
-from tests.inventory import table_names
     LEARNING_RATES,
     OPTIMIZERS,
     after_one_step,
@@ -28,6 +27,7 @@ from tests.inventory import table_names
     train_classifier,
     training_step,
 )
+from tests.inventory import table_names
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGE = ROOT / "docs" / "optimizers.md"
