@@ -40,15 +40,15 @@ def fresh(name):
 
 def race_curves():
     fresh("snippets.models")
-    data = fresh("snippets.data")
+    fresh("snippets.data")
     optimizers = fresh("snippets.optimizers")
-    # The mkdocs process is not under the test suite's OMP_NUM_THREADS=1 and would use every core. Race on one
-    # thread, as the page's doc-tests do, so that the figure draws the numbers the page prints on any machine
-    # (sums split over more threads may round differently); tiny tensors gain nothing from more threads anyway.
+    # The race computes in float64, so the curves are the page's on any processor and any number of threads.
+    # One thread is still the faster choice for its small tensors, and leaves the other core to the notebook's
+    # kernel, which runs meanwhile.
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        return optimizers.race(*data.two_spirals())
+        return optimizers.race()
     finally:
         torch.set_num_threads(threads)
 

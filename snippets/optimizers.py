@@ -1,10 +1,13 @@
 """Code of docs/optimizers.md: the training step, the optimizers of torch.optim, schedulers and checkpoints."""
 
 # --8<-- [start:imports]
+from contextlib import contextmanager
+
 import torch
 from torch import nn
 
-from snippets.models import MLP  # (1)!
+from snippets.data import two_spirals  # (1)!
+from snippets.models import MLP  # (2)!
 
 torch.manual_seed(0)
 # --8<-- [end:imports]
@@ -58,6 +61,19 @@ def after_one_step(make_optimizer):
 # --8<-- [end:weight_decay]
 
 
+# --8<-- [start:default_dtype]
+@contextmanager
+def default_dtype(dtype):
+    """Inside the block, new floating-point tensors (data, weights) are `dtype`."""
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(dtype)
+    try:
+        yield
+    finally:
+        torch.set_default_dtype(previous)
+# --8<-- [end:default_dtype]
+
+
 # --8<-- [start:race]
 def rosenbrock(point):
     """Rosenbrock's function: a long, curved, flat-bottomed valley with its minimum 0 at (1, 1)."""
@@ -67,7 +83,7 @@ def rosenbrock(point):
 
 def descend_rosenbrock(make_optimizer, lr, steps=500, start=(-1.2, 1.0)):
     """The loss at each step of minimising Rosenbrock's function from `start`."""
-    point = torch.tensor(start, requires_grad=True)
+    point = torch.tensor(start, dtype=torch.float64, requires_grad=True)  # (1)!
     optimizer = make_optimizer([point], lr)
     losses = []
     for _ in range(steps):
@@ -79,29 +95,29 @@ def descend_rosenbrock(make_optimizer, lr, steps=500, start=(-1.2, 1.0)):
     return losses
 
 
-def train_classifier(make_optimizer, lr, inputs, labels, steps=200, seed=0):
-    """The loss at each step of training a fresh MLP on all the data at once (full batch)."""
-    torch.manual_seed(seed)  # (1)!
-    model = MLP(num_inputs=2, num_classes=2)
+def train_classifier(make_optimizer, lr, steps=200, seed=0):
+    """The loss at each step of training a fresh MLP on the two spirals, all points at once (full batch)."""
+    with default_dtype(torch.float64):  # (2)!
+        inputs, labels = two_spirals(seed=seed)
+        torch.manual_seed(seed)  # (3)!
+        model = MLP(num_inputs=2, num_classes=2)
     optimizer = make_optimizer(model.parameters(), lr)
     loss_fn = nn.CrossEntropyLoss()
     return [training_step(model, optimizer, loss_fn, inputs, labels) for _ in range(steps)]
 
 
-LEARNING_RATES = {  # (2)!
+LEARNING_RATES = {  # (4)!
     "Rosenbrock": {"SGD": 0.002, "SGD + momentum": 0.002, "RMSprop": 0.02, "Adagrad": 1.0, "Adam": 0.2},
     "two spirals": {"SGD": 0.2, "SGD + momentum": 0.2, "RMSprop": 0.005, "Adagrad": 0.05, "Adam": 0.01},
 }
 
 
-def race(inputs, labels):
+def race():
     """Loss curves of every optimizer on both problems: {problem: {optimizer: [loss at each step]}}."""
     curves = {"Rosenbrock": {}, "two spirals": {}}
     for name, make_optimizer in OPTIMIZERS.items():
-        lr = LEARNING_RATES["Rosenbrock"][name]
-        curves["Rosenbrock"][name] = descend_rosenbrock(make_optimizer, lr)
-        lr = LEARNING_RATES["two spirals"][name]
-        curves["two spirals"][name] = train_classifier(make_optimizer, lr, inputs, labels)
+        curves["Rosenbrock"][name] = descend_rosenbrock(make_optimizer, LEARNING_RATES["Rosenbrock"][name])
+        curves["two spirals"][name] = train_classifier(make_optimizer, LEARNING_RATES["two spirals"][name])
     return curves
 # --8<-- [end:race]
 

@@ -17,6 +17,7 @@ from torch.utils.tensorboard import SummaryWriter
 
 from snippets.data import two_spirals
 from snippets.models import MLP
+from snippets.optimizers import default_dtype
 # --8<-- [end:imports]
 
 
@@ -145,26 +146,27 @@ def train_one_epoch(model, loader, optimizer, loss_fn):
 def train(log_dir, lr=0.01, hidden=(64, 64), epochs=30, batch_size=200,
           histogram_every=5):
     """Train an MLP on the two spirals, logging to TensorBoard in log_dir."""
-    train_set, validation_set = spiral_splits()
-    model = MLP(num_inputs=2, num_classes=2, hidden=hidden)
+    with default_dtype(torch.float64):  # (1)!
+        train_set, validation_set = spiral_splits()
+        model = MLP(num_inputs=2, num_classes=2, hidden=hidden)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     loss_fn = nn.CrossEntropyLoss()
     loader = DataLoader(train_set, batch_size=batch_size, shuffle=True)
 
     with SummaryWriter(log_dir=log_dir) as writer:
         note = f"MLP {hidden}, Adam lr={lr}, batch size {batch_size}"
-        writer.add_text("run", note)  # (1)!
+        writer.add_text("run", note)  # (2)!
         writer.add_custom_scalars(LAYOUT)
         log_graph(writer, model, train_set.tensors[0][:batch_size])
         for epoch in range(1, epochs + 1):
             train_loss = train_one_epoch(model, loader, optimizer, loss_fn)
             loss, accuracy = evaluate(model, validation_set, loss_fn)
-            writer.add_scalar("loss/train", train_loss, global_step=epoch)  # (2)!
+            writer.add_scalar("loss/train", train_loss, global_step=epoch)  # (3)!
             writer.add_scalar("loss/validation", loss, global_step=epoch)
             writer.add_scalar("accuracy/validation", accuracy, global_step=epoch)
             if epoch % histogram_every == 0:
-                log_histograms(writer, model, step=epoch)  # (3)!
-        writer.add_hparams(  # (4)!
+                log_histograms(writer, model, step=epoch)  # (4)!
+        writer.add_hparams(  # (5)!
             {"lr": lr, "hidden": str(hidden), "batch_size": batch_size,
              "epochs": epochs},
             {"hparam/accuracy": accuracy, "hparam/loss": loss},

@@ -356,3 +356,31 @@ def test_server_shows_the_graph_text_layout_and_hparams(server):
 def test_server_enables_the_dashboards_the_page_names(server):
     dashboards = ("scalars", "custom_scalars", "histograms", "distributions", "graphs", "text", "hparams")
     server.wait_for("/data/plugins_listing", lambda answer: all(answer[name]["enabled"] for name in dashboards))
+
+
+def test_server_opens_on_the_time_series_tab(server):
+    # The dashboard opens the first plugin of its listing: "It opens on the Time Series tab".
+    listing = server.wait_for("/data/plugins_listing", lambda answer: answer["timeseries"]["enabled"])
+    assert next(iter(listing)) == "timeseries"
+
+
+def test_server_defaults_the_page_states():
+    """Port 6006, a reread every 5 seconds, and without --host a note about --bind_all: read from the
+    installed tensorboard's own flag definitions and serving message."""
+    import argparse
+
+    with warnings.catch_warnings():  # tensorboard's plugins import html5lib's sanitizer, which warns
+        warnings.filterwarnings("ignore", "html5lib's sanitizer is deprecated", DeprecationWarning)
+        from tensorboard import program
+        from tensorboard.plugins.core import core_plugin
+
+    parser = argparse.ArgumentParser()
+    core_plugin.CorePluginLoader().define_flags(parser)
+    flags = parser.parse_args([])
+    assert (flags.port, core_plugin.DEFAULT_PORT) == (None, 6006)  # no --port: 6006
+    assert flags.reload_interval == 5.0
+    assert flags.host is None and flags.bind_all is False
+    serving_message = inspect.getsource(program.WerkzeugServer.print_serving_message)
+    assert "self._flags.host is None and not self._flags.bind_all" in serving_message
+    assert "Serving TensorBoard on localhost; to expose to the network, " in serving_message
+    assert "use a proxy or pass --bind_all" in serving_message
