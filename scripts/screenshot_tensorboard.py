@@ -30,6 +30,7 @@ from PIL import Image  # noqa: E402
 from playwright.sync_api import sync_playwright  # noqa: E402
 
 from snippets.tensorboard import train  # noqa: E402
+from tests.browser import launch  # noqa: E402  (Debian's Chromium, as the tests drive it)
 
 OUTPUT = ROOT / "docs" / "assets" / "tensorboard-scalars.png"
 TENSORBOARD = Path(sys.executable).parent / "tensorboard"
@@ -38,10 +39,6 @@ RUNS = {"lr-0.01": 0.01, "lr-0.001": 0.001}  # the page's runs, named as the pag
 DASHBOARD = "/#scalars&tagFilter=%5E(loss%7Caccuracy)%2F"
 CHARTS = 3  # accuracy/validation, loss/train, loss/validation
 VIEWPORT = {"width": 1100, "height": 720}
-# Playwright's own browser download does not work here: drive Debian's chromium, with nothing in the background.
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
 TIMEOUT_S = 30
 MAX_BYTES = 150_000  # the page must stay light on first load
 
@@ -49,7 +46,7 @@ MAX_BYTES = 150_000  # the page must stay light on first load
 def log_runs(log_root: Path) -> None:
     """The page's training runs: same seed, same learning rates, same folder names."""
     # A plain script, not under the test suite's OMP_NUM_THREADS=1: train on one thread, as the page's doc-tests
-    # do, so the curves are the numbers the page prints on any machine (tiny tensors gain nothing from more).
+    # do (tiny tensors gain nothing from more; the numbers are the same either way, train() runs in float64).
     torch.set_num_threads(1)
     for name, lr in RUNS.items():
         torch.manual_seed(0)
@@ -98,7 +95,7 @@ def tensorboard(workdir: Path, logdir: str) -> Iterator[str]:
 def capture(url: str, output: Path) -> None:
     """Open the Scalars dashboard, wait until every chart has drawn a line per run, save a PNG."""
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        browser = launch(playwright)
         try:
             page = browser.new_page(viewport=VIEWPORT)
             page.goto(url + DASHBOARD)

@@ -8,20 +8,25 @@ and refuses (and records) any other.
 from __future__ import annotations
 
 import gzip
+import json
 import os
 import re
 import select
 import shutil
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-# Debian's chromium, driven by Playwright through executable_path (Playwright's own download fails here).
-CHROMIUM = "/usr/bin/chromium"
+# Debian's Chromium, driven by Playwright through executable_path (Playwright's own download fails here): its
+# headless shell (package chromium-headless-shell: the same Chromium without the desktop browser around it,
+# as Playwright itself runs headless) took the tour in 16 s where the full browser took 19 s on 2 cores; the
+# full browser (package chromium) is the fallback.
+CHROMIUM_BUILDS = ("chromium-headless-shell", "chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]
 REQUIRE_BROWSER = "PRIMER_REQUIRE_BROWSER"  # set to 1 by .ci/run: a missing browser fails instead of skipping
@@ -36,9 +41,16 @@ COLOUR_RULES = ["color-contrast", "link-in-text-block"]  # axe-core's rules whos
 
 
 def find_chromium() -> str | None:
-    if os.access(CHROMIUM, os.X_OK):
-        return CHROMIUM
-    return shutil.which("chromium")
+    for name in CHROMIUM_BUILDS:
+        for path in (f"/usr/bin/{name}", shutil.which(name)):
+            if path and os.access(path, os.X_OK):
+                return path
+    return None
+
+
+def launch(playwright, executable: str | None = None):
+    """Headless Chromium, Debian's, with nothing running in the background."""
+    return playwright.chromium.launch(executable_path=executable or find_chromium(), args=CHROMIUM_ARGS)
 
 
 # --- serving ---------------------------------------------------------------------------------------------
@@ -254,12 +266,13 @@ COPY_EVERY_BLOCK = """async () => {
 # axe-core's colour rules (colour-contrast above all) are its costliest by far: they weigh every element that
 # holds text, and a code block has one per token. An element's colours follow from the page's stylesheets
 # and its kind: tag, classes and inline style, its parent's, the nearest inline style above it, the block it
-# sits in, whether it holds letters or only symbols. The same stylesheets colour the same kinds alike on
-# every page. So the tour marks each block (the header, sidebars and footer, each top-level element of the
-# article, each notebook cell) whose kinds were all checked on an earlier page, and the colour rules leave
-# marked blocks out; every other rule checks every element of every page. The mark is an attribute no
-# stylesheet reads.
-MARK_CHECKED_BLOCKS = """checked => {
+# sits in (the header, a sidebar, the footer, a top-level element of the article, a notebook cell), whether
+# it holds letters or only symbols. The same stylesheets colour the same kinds alike on every page. So the
+# tour marks every element whose text, and all the text inside it, is of kinds already checked (on an earlier
+# page, or earlier on this one), and the colour rules leave marked elements out (COLOUR_RULE_SELECTORS): each
+# kind is weighed once, in each colour scheme. Every other rule checks every element of every page. The mark
+# is an attribute no stylesheet reads.
+MARK_CHECKED_ELEMENTS = """checked => {
   checked = new Set(checked);
   const added = [];
   let hash = 0;  // of the page's stylesheets: a page with a style of its own has kinds of its own
@@ -273,21 +286,35 @@ MARK_CHECKED_BLOCKS = """checked => {
       ".md-header, .md-tabs, .md-sidebar, .md-footer, article.md-content__inner > *")]
     .flatMap(block => block.querySelector(".jp-Cell") ? [...block.querySelectorAll(".jp-Cell")] : [block]);
   for (const block of blocks) {
-    const kinds = new Set();
-    for (const e of [block, ...block.querySelectorAll("*")]) {
+    const elements = [block, ...block.querySelectorAll("*")];
+    const known = new Map();  // element -> its text and all the text inside it is of checked kinds
+    for (const e of [...elements].reverse()) {  // children before their parents
+      let all = [...e.children].every(child => known.get(child));
       const text = [...e.childNodes].filter(n => n.nodeType === 3).map(n => n.data).join("");
-      let styled = e;  // the nearest inline style above, inside the block
-      while (styled !== block && !style(styled)) styled = styled.parentElement;
-      if (text.trim()) kinds.add(`${hash} ${kind(block)} | ${style(styled)} | ${kind(e.parentElement)} > ${
-        kind(e)} ${/[\\p{L}\\p{N}]/u.test(text) ? "text" : "symbols"}`);
+      if (text.trim()) {
+        let styled = e;  // the nearest inline style above, inside the block
+        while (styled !== block && !style(styled)) styled = styled.parentElement;
+        const k = `${hash} ${kind(block)} | ${style(styled)} | ${kind(e.parentElement)} > ${kind(e)} ${
+          /[\\p{L}\\p{N}]/u.test(text) ? "text" : "symbols"}`;
+        if (!checked.has(k)) { checked.add(k); added.push(k); all = false; }  // this one is checked now
+      }
+      known.set(e, all);
     }
-    const fresh = [...kinds].filter(k => !checked.has(k));
-    if (fresh.length) fresh.forEach(k => { checked.add(k); added.push(k); });
-    else if (kinds.size) block.setAttribute("data-primer-colours-checked", "");
+    for (const e of elements) if (known.get(e)) e.setAttribute("data-primer-colours-checked", "");
   }
   return added;
 }"""
-COLOUR_CONTEXT = {"exclude": [["[data-primer-colours-checked]"]]}
+# The colour rules' own selectors in the pinned axe-core, narrowed to unmarked elements. (A context that
+# excludes the marked elements would need a run of its own: one more pass over the whole page.)
+COLOUR_RULE_SELECTORS = {"color-contrast": "*", "link-in-text-block": "a[href], [role=link]"}
+NARROW_COLOUR_RULES = """selectors => {
+  for (const [id, selector] of Object.entries(selectors)) {
+    const rule = axe._audit.rules.find(rule => rule.id === id);  // axe-core's own, to check the pin
+    if (rule.selector !== selector) throw new Error(`axe-core's ${id} selects ${rule.selector}, not ${selector}`);
+    const narrowed = selector.split(",").map(part => `${part.trim()}:not([data-primer-colours-checked])`);
+    axe.configure({rules: [{id, selector: narrowed.join(", ")}]});
+  }
+}"""
 
 
 @dataclass
@@ -329,20 +356,18 @@ def axe_script() -> str:
     return AXE_SCRIPT
 
 
-RUN_AXE = """([context, options]) => axe.run(context || document, options).then(results => results.violations)"""
+RUN_AXE = """options => axe.run(document, options).then(results => results.violations)"""
 
 
-def axe_runs(dark: bool, colours: bool) -> list[tuple[dict | None, dict]]:
-    """(context, options) of the axe-core runs for one colour scheme: in light mode every rule (the colour
-    rules on the blocks they still need to see), in dark mode the colour rules only. No colour rules when
-    every block of the page was seen before (`colours` false)."""
-    runs = []
-    if colours:
-        runs.append((COLOUR_CONTEXT, {"resultTypes": ["violations"],
-                                      "runOnly": {"type": "rule", "values": COLOUR_RULES}}))
+def axe_runs(dark: bool, colours: bool) -> list[dict]:
+    """Options of the axe-core runs for one colour scheme: in light mode one run of every rule (the colour
+    rules on the elements they still need to see), in dark mode the colour rules only, and none when every
+    element of the page was seen before (`colours` false)."""
     if not dark:
-        runs.append((None, {"resultTypes": ["violations"], "rules": {r: {"enabled": False} for r in COLOUR_RULES}}))
-    return runs
+        return [{"resultTypes": ["violations"]}]
+    if colours:
+        return [{"resultTypes": ["violations"], "runOnly": {"type": "rule", "values": COLOUR_RULES}}]
+    return []
 
 
 # Colours change with CSS transitions (links, the header): axe-core must see where they end, not midway.
@@ -372,7 +397,7 @@ def visit(page, recorder: Recorder, url: str, name: str, checked_kinds: set[str]
     both colour schemes (every rule in light mode, the colour rules again in dark mode), every copy button. The
     scheme is switched with the page's toggle; the choice carries to the next page, so each visit switches
     once, from whichever scheme the page opened in. `checked_kinds`: kinds of elements whose colours the
-    tour has checked already (see MARK_CHECKED_BLOCKS)."""
+    tour has checked already (see MARK_CHECKED_ELEMENTS)."""
     result = Visit(url=url, name=name)
     started = time.perf_counter()
     recorder.reset()
@@ -399,15 +424,15 @@ def visit(page, recorder: Recorder, url: str, name: str, checked_kinds: set[str]
 
     def axe():
         dark = scheme() == "slate"
-        for context, options in axe_runs(dark, colours=bool(new_kinds)):
-            found = page.evaluate(RUN_AXE, [context, options])
+        for options in axe_runs(dark, colours=bool(new_kinds)):
+            found = page.evaluate(RUN_AXE, options)
             result.violations += [{**v, "help": f"(dark mode) {v['help']}"} if dark else v for v in found]
 
     def read():
         seen = page.evaluate(READ_PAGE)
         result.images, result.links = seen["images"], seen["links"]
         result.ids = set(seen["ids"])
-        new_kinds.extend(page.evaluate(MARK_CHECKED_BLOCKS, sorted(checked_kinds)))
+        new_kinds.extend(page.evaluate(MARK_CHECKED_ELEMENTS, sorted(checked_kinds)))
         checked_kinds.update(new_kinds)
         page.evaluate(SETTLE_ANIMATIONS)
 
@@ -433,7 +458,8 @@ def tour(browser, site_url: str, names: list[str],
     """Visit every page once, one after another in one tab (two tabs side by side were slower here).
     Returns the visits and any request to another host that the page's own route did not catch."""
     context = new_context(browser, site_url)
-    context.add_init_script(axe_script())  # axe-core in every page before it loads: no injection per page
+    # axe-core in every page before it loads (no injection per page), its colour rules narrowed
+    context.add_init_script(f"{axe_script()}\n({NARROW_COLOUR_RULES})({json.dumps(COLOUR_RULE_SELECTORS)});")
     try:
         page = context.new_page()
         recorder = Recorder(page)
@@ -443,6 +469,43 @@ def tour(browser, site_url: str, names: list[str],
     finally:
         context.close()
     return visits, list(context.refused)
+
+
+class TourInBackground(threading.Thread):
+    """`tour` on a thread of its own, with a Chromium of its own (Playwright's sync API wants one instance
+    per thread), so that the tests which drive the other browser (searches, a real click) run meanwhile:
+    during the tour alone the machine's two cores sat idle a quarter of the time. `result()` waits for it."""
+
+    def __init__(self, site_url: str, names: list[str]) -> None:
+        super().__init__(name="browser-tour", daemon=True)
+        self.site_url, self.names = site_url, names
+        self.visits: dict[str, Visit] = {}
+        self.stray: list[str] = []
+        self.seconds = 0.0
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        from playwright.sync_api import sync_playwright
+
+        started = time.perf_counter()
+        try:
+            with sync_playwright() as playwright:
+                browser = launch(playwright)
+                try:
+                    self.visits, self.stray = tour(browser, self.site_url, self.names)
+                finally:
+                    browser.close()
+        except BaseException as error:  # handed to the test that waits for the result
+            self.error = error
+        self.seconds = time.perf_counter() - started
+
+    def result(self, timeout: float = 300) -> tuple[dict[str, Visit], list[str], float]:
+        self.join(timeout)
+        if self.is_alive():
+            raise TimeoutError(f"the browser tour did not finish within {timeout:.0f} s")
+        if self.error is not None:
+            raise self.error
+        return self.visits, self.stray, self.seconds
 
 
 def expected_copy(language: str, shown: str) -> str:

@@ -116,21 +116,24 @@ def built_site(tmp_path_factory) -> BuiltSite:
 @pytest.fixture(scope="module")
 def browser():
     """Headless Chromium (Debian's), or a skip saying how to get it; a failure when PRIMER_REQUIRE_BROWSER=1."""
-    from tests.browser import CHROMIUM, CHROMIUM_ARGS, REQUIRE_BROWSER, find_chromium
+    from tests.browser import CHROMIUM_BUILDS, REQUIRE_BROWSER, find_chromium, launch
 
     executable = find_chromium()
     if executable is None:
-        message = (f"no Chromium at {CHROMIUM} or on PATH: the browser tests need Debian's chromium "
-                   f"(sudo apt-get install chromium; .ci/run installs it)")
+        message = (f"none of {', '.join(CHROMIUM_BUILDS)} in /usr/bin or on PATH: the browser tests need "
+                   f"Debian's Chromium (sudo apt-get install chromium-headless-shell; .ci/run installs it)")
         if os.environ.get(REQUIRE_BROWSER) == "1":
             pytest.fail(f"{message}, and {REQUIRE_BROWSER}=1 makes a missing browser a failure", pytrace=False)
         pytest.skip(message)
     from playwright.sync_api import sync_playwright
 
+    started = time.perf_counter()
     with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        chromium = launch(playwright, executable)
         yield chromium
         chromium.close()
+    # Read by `make bench` (run with -s): the browser part of the suite, the site build excluded.
+    print(f"\nbrowser tests: {time.perf_counter() - started:.1f} s from Chromium's launch to its close")
 
 
 @pytest.fixture(scope="module")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections import defaultdict
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from importlib.metadata import version
@@ -94,8 +95,10 @@ def test_footer_states_the_torch_version_the_outputs_were_checked_against(built_
 
 # --- The site in a real browser ----------------------------------------------------------------------------
 # tests/browser.py serves the built site from 127.0.0.1 and drives headless Chromium; the fixtures live in
-# tests/conftest.py. Each page is visited once (the `tour`), as a first-time reader with no cache; the tests
-# below read what the visits recorded. Search and a real mouse click on a copy button use pages of their own.
+# tests/conftest.py. Each page is visited once (the `tour`), as a first-time reader with no cache, on a thread
+# with a Chromium of its own; the tests below read what the visits recorded. Meanwhile a real mouse click on a
+# copy button and searches run in the `browser` fixture's Chromium: they come first in this file, and start
+# the tour.
 
 # Terms a reader looks up, and the page that teaches each (written by the chapters' authors).
 SEARCHES = [("CrossEntropyLoss", "losses/"), ("requires_grad", "gradients/"), ("SummaryWriter", "tensorboard/")]
@@ -118,11 +121,18 @@ class Tour:
 
 
 @pytest.fixture(scope="module")
-def tour(browser, site_url, built_site) -> Tour:
-    """Every page visited once (see web.tour): the tests below read what the visits recorded."""
-    started = time.perf_counter()
-    visits, stray = web.tour(browser, site_url, site_pages(built_site.directory))
-    seconds = time.perf_counter() - started
+def tour_started(browser, site_url, built_site) -> web.TourInBackground:
+    """Every page visited once (see web.tour), on a thread: started by the first test that asks for it."""
+    background = web.TourInBackground(site_url, site_pages(built_site.directory))
+    background.start()
+    yield background
+    background.join()
+
+
+@pytest.fixture(scope="module")
+def tour(tour_started) -> Tour:
+    """What the tour recorded, once it has finished: the tests below read it."""
+    visits, stray, seconds = tour_started.result()
     print(f"\nbrowser tour: {len(visits)} pages in {seconds:.1f} s: "
           + ", ".join(f"/{v.name} {v.seconds:.2f} s" for v in visits.values()))
     return Tour(visits, stray, seconds)
@@ -146,10 +156,72 @@ def fail_with_screenshots(browser, site_url, tmp_path, failures: dict[str, list[
     pytest.fail("\n".join(lines), pytrace=False)
 
 
-def test_every_page_was_visited(tour):
-    failures = {name: v.problems for name, v in tour.visits.items() if v.problems}
-    assert not failures, "pages the tour could not finish:\n" + "\n".join(f"/{n}: {p}" for n, p in failures.items())
+def assert_clean(site_page):
+    refused = site_page.recorder.off_host + site_page.context.refused
+    assert not refused, f"requests to another host: {refused}"
+    assert not site_page.recorder.console_errors, "\n".join(site_page.recorder.console_errors)
+
+
+def test_a_real_click_on_a_copy_button_copies_the_code(tour_started, built_site, site_page):
+    """The tour clicks every button from a script; here the mouse does, on a ```pycon and a ```python block
+    (of one page when a page has both)."""
+    languages = ("pycon", "python")
+    html = {page: (built_site.directory / page / "index.html").read_text(encoding="utf-8")
+            for page in site_pages(built_site.directory) if not page.endswith(".html")}
+    has = {name: {language for language in languages if f'class="language-{language} highlight"' in text}
+           for name, text in html.items()}
+    both = [name for name, found in has.items() if set(languages) <= found]
+    page = site_page.page
+    for language in languages:
+        name = (both or [n for n, found in has.items() if language in found] or [None])[0]
+        assert name is not None, f"no ```{language} block on any page"
+        if page.url != site_page.site_url + name:
+            page.goto(site_page.site_url + name)
+        block = page.locator(f".md-content .language-{language} pre").first
+        shown = block.locator("code").evaluate(
+            "code => { const c = code.cloneNode(true); c.querySelectorAll('.md-annotation').forEach(e => e.remove());"
+            " return c.textContent; }")
+        block.hover()
+        block.locator("button[data-clipboard-target]").click()
+        copied = page.evaluate("navigator.clipboard.readText()")
+        assert copied == web.expected_copy(language, shown), f"/{name}, first ```{language} block"
+        assert ">>>" not in copied
+    assert_clean(site_page)
+
+
+@pytest.mark.parametrize(("term", "expected"), SEARCHES, ids=[term for term, _ in SEARCHES])
+def test_search_typed_by_a_reader_finds_the_page_that_teaches_it(tour_started, shared_site_page, term, expected):
+    """Typed key by key into Material's search box, from whatever page the reader is on."""
+    site_page = shared_site_page
+    site_page.recorder.reset()  # what the tests before this one saw is theirs
+    page = site_page.page
+    if not page.url.startswith(site_page.site_url):
+        page.goto(site_page.site_url)
+    box = page.get_by_role("textbox", name="Search")
+    box.click()
+    box.fill("")
+    box.press_sequentially(term, delay=10)  # key by key: Material searches as the reader types
+    target = site_page.site_url + expected
+    try:
+        page.wait_for_function(
+            """target => [...document.querySelectorAll("a.md-search-result__link")]
+                 .some(a => a.href.split(/[?#]/)[0] === target)""", arg=target, timeout=web.ACTION_SECONDS * 1000)
+    except Exception:
+        shown = page.locator("a.md-search-result__link").evaluate_all("links => links.map(a => a.href)")
+        pytest.fail(f"searching {term!r}: no result leads to /{expected}; results: {shown}", pytrace=False)
+    results = page.locator("a.md-search-result__link").evaluate_all("links => links.map(a => a.href)")
+    first = next(link for link in results if link.split("?")[0].split("#")[0] == target)
+    page.locator(f'a.md-search-result__link[href="{first}"]').first.click()
+    page.wait_for_url(lambda url: url.split("?")[0].split("#")[0] == target)
+    text = page.locator("article").inner_text()
+    assert term.lower() in text.lower(), f"/{expected} does not mention {term!r}"
+    assert_clean(site_page)
+
+
+def test_every_page_was_visited(tour, browser, site_url, tmp_path):
     assert NOTEBOOK in tour.visits and "" in tour.visits, f"pages visited: {sorted(tour.visits)}"
+    failures = {name: v.problems for name, v in tour.visits.items() if v.problems}
+    fail_with_screenshots(browser, site_url, tmp_path, failures, "steps of the tour that failed")
 
 
 def test_pages_load_without_console_errors(tour, browser, site_url, tmp_path):
@@ -267,85 +339,26 @@ def test_no_serious_or_critical_accessibility_violation(tour, browser, site_url,
     fail_with_screenshots(browser, site_url, tmp_path, failures, "accessibility violations")
 
 
-def assert_clean(site_page):
-    refused = site_page.recorder.off_host + site_page.context.refused
-    assert not refused, f"requests to another host: {refused}"
-    assert not site_page.recorder.console_errors, "\n".join(site_page.recorder.console_errors)
-
-
-def test_a_real_click_on_a_copy_button_copies_the_code(tour, site_page):
-    """The tour clicks the buttons from a script; here the mouse does, on a ```pycon and a ```python block
-    (of one page when a page has both)."""
-    languages = ("pycon", "python")
-    has = {name: {b["language"] for b in v.blocks} for name, v in tour.visits.items()}
-    both = [name for name, found in has.items() if set(languages) <= found]
-    page = site_page.page
-    for language in languages:
-        name = (both or [n for n, found in has.items() if language in found] or [None])[0]
-        assert name is not None, f"no ```{language} block on any page"
-        if page.url != site_page.site_url + name:
-            page.goto(site_page.site_url + name)
-        block = page.locator(f".md-content .language-{language} pre").first
-        shown = block.locator("code").evaluate(
-            "code => { const c = code.cloneNode(true); c.querySelectorAll('.md-annotation').forEach(e => e.remove());"
-            " return c.textContent; }")
-        block.hover()
-        block.locator("button[data-clipboard-target]").click()
-        copied = page.evaluate("navigator.clipboard.readText()")
-        assert copied == web.expected_copy(language, shown), f"/{name}, first ```{language} block"
-        assert ">>>" not in copied
-    assert_clean(site_page)
-
-
-@pytest.mark.parametrize(("term", "expected"), SEARCHES, ids=[term for term, _ in SEARCHES])
-def test_search_typed_by_a_reader_finds_the_page_that_teaches_it(shared_site_page, term, expected):
-    """Typed key by key into Material's search box, from whatever page the reader is on."""
-    site_page = shared_site_page
-    site_page.recorder.reset()  # what the tests before this one saw is theirs
-    page = site_page.page
-    if not page.url.startswith(site_page.site_url):
-        page.goto(site_page.site_url)
-    box = page.get_by_role("textbox", name="Search")
-    box.click()
-    box.fill("")
-    box.press_sequentially(term, delay=10)  # key by key: Material searches as the reader types
-    target = site_page.site_url + expected
-    try:
-        page.wait_for_function(
-            """target => [...document.querySelectorAll("a.md-search-result__link")]
-                 .some(a => a.href.split(/[?#]/)[0] === target)""", arg=target, timeout=web.ACTION_SECONDS * 1000)
-    except Exception:
-        shown = page.locator("a.md-search-result__link").evaluate_all("links => links.map(a => a.href)")
-        pytest.fail(f"searching {term!r}: no result leads to /{expected}; results: {shown}", pytrace=False)
-    results = page.locator("a.md-search-result__link").evaluate_all("links => links.map(a => a.href)")
-    first = next(link for link in results if link.split("?")[0].split("#")[0] == target)
-    page.locator(f'a.md-search-result__link[href="{first}"]').first.click()
-    page.wait_for_url(lambda url: url.split("?")[0].split("#")[0] == target)
-    text = page.locator("article").inner_text()
-    assert term.lower() in text.lower(), f"/{expected} does not mention {term!r}"
-    assert_clean(site_page)
-
-
-def test_light_dark_toggle_switches_and_the_next_page_keeps_the_choice(tour):
+def test_light_dark_toggle_switches_and_the_next_page_keeps_the_choice(tour, browser, site_url, tmp_path):
     """The tour clicks the toggle once on every page (see web.visit): the scheme and the page background
     change, and the next page opens in the scheme chosen on the one before. The first page opens light, as
     the browser prefers."""
     def brightness(rgb):
         return sum(rgb) / 3
 
-    problems, previous = [], None
+    failures, previous = defaultdict(list), None
     for name, v in tour.visits.items():
         if len(v.schemes) != 2:
-            problems.append(f"/{name}: the toggle was not used ({v.problems})")
+            failures[name].append(f"the toggle was not used ({v.problems})")
             continue
         (opened, before), (switched, after) = v.schemes
         expected_first = previous or "default"
         if opened != expected_first:
-            problems.append(f"/{name}: opened in {opened!r}, expected {expected_first!r}")
+            failures[name].append(f"opened in {opened!r}, expected {expected_first!r}")
         if switched == opened:
-            problems.append(f"/{name}: the toggle left the scheme at {opened!r}")
+            failures[name].append(f"the toggle left the scheme at {opened!r}")
         for scheme, background in v.schemes:
             if (scheme == "slate") != (brightness(background) < 60):
-                problems.append(f"/{name}: scheme {scheme!r} with a page background of {background}")
+                failures[name].append(f"scheme {scheme!r} with a page background of {background}")
         previous = switched
-    assert not problems, "\n".join(problems)
+    fail_with_screenshots(browser, site_url, tmp_path, dict(failures), "the colour toggle misbehaved")
