@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import ast
 import importlib.util
+import os
 import re
+import subprocess
+import sys
 from html import unescape
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -134,9 +137,9 @@ def test_the_build_wrote_nothing_into_the_checkout():
 # The cells a reader copies -------------------------------------------------------------------------------------
 
 
-def test_code_cells_are_plain_python_that_runs_in_order_in_a_fresh_session():
+def test_code_cells_are_plain_python():
     """No IPython-only syntax (magics, `!shell`, top-level await, display()): the cells, copied one after the
-    other into `python`, are one valid program."""
+    other into a file, are one valid program."""
     cells = code_cells()
     program = "\n\n".join(cell.source for cell in cells)
     tree = ast.parse(program)  # a magic such as %matplotlib or !pip is a syntax error here
@@ -144,6 +147,19 @@ def test_code_cells_are_plain_python_that_runs_in_order_in_a_fresh_session():
     assert not names & {"display", "get_ipython"}
     assert not any(isinstance(node, ast.Await) for node in ast.walk(tree))
     assert all(cell.source.strip() for cell in cells), "an empty code cell"
+
+
+def test_code_cells_copied_into_a_file_run_in_a_fresh_python(tmp_path):
+    """What a reader who copies the cells in order gets: plain `python`, no Jupyter kernel, no inline figures
+    (matplotlib's file backend), in an empty folder. The notebook's own assert holds the accuracy."""
+    program = tmp_path / "walkthrough_copy.py"
+    program.write_text("\n\n".join(cell.source for cell in code_cells()), encoding="utf-8")
+    process = subprocess.run([sys.executable, str(program)], cwd=tmp_path, capture_output=True, text=True,
+                             env={**os.environ, "MPLBACKEND": "Agg"}, timeout=120)
+    assert process.returncode == 0, process.stdout[-3000:] + process.stderr[-3000:]
+    found = re.findall(r"validation accuracy (\d\.\d{3})", process.stdout)
+    assert found and float(found[-1]) >= 0.97, process.stdout[-3000:]
+    assert sorted(path.name for path in tmp_path.iterdir()) == [program.name], "it wrote outside its temporary folder"
 
 
 def test_the_notebook_writes_only_into_its_temporary_folder():
