@@ -110,10 +110,11 @@ def describe_cell_error(error: BaseException, path: str, config) -> str | None:
 
 
 def _cpu_seconds() -> float:
-    """CPU time of this process and of its finished children (the kernel, once shut down): unlike the wall
-    clock, it does not grow when other work shares the machine."""
-    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+    """CPU time of this thread (the render) and of this process's finished children (the kernel, once shut
+    down): unlike the wall clock, it does not grow when other work shares the machine. Not the whole process:
+    hooks/figures.py draws on another thread meanwhile."""
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.thread_time() + children.ru_utime + children.ru_stime
 
 
 def on_pre_page(page, config, files):
