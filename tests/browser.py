@@ -267,11 +267,16 @@ COPY_EVERY_BLOCK = """async () => {
 # holds text, and a code block has one per token. An element's colours follow from the page's stylesheets
 # and its kind: tag, classes and inline style, its parent's, the nearest inline style above it, the block it
 # sits in (the header, a sidebar, the footer, a top-level element of the article, a notebook cell), whether
-# it holds letters or only symbols. The same stylesheets colour the same kinds alike on every page. So the
-# tour marks every element whose text, and all the text inside it, is of kinds already checked (on an earlier
-# page, or earlier on this one), and the colour rules leave marked elements out (COLOUR_RULE_SELECTORS): each
-# kind is weighed once, in each colour scheme. Every other rule checks every element of every page. The mark
-# is an attribute no stylesheet reads.
+# it holds letters, only symbols, or is a form field. The same stylesheets colour the same kinds alike on every
+# page. So the tour marks elements the colour rules need not weigh again, and those rules leave marked elements
+# out (COLOUR_RULE_SELECTORS): each kind is weighed once, in each colour scheme. Every other rule checks every
+# element of every page. The mark is an attribute no stylesheet reads. An element is marked when
+# - its own text (the text nodes directly inside it) is of a kind already checked, on an earlier page or
+#   earlier on this one, or it has none: color-contrast weighs an element's own text only, and a form field's
+#   value whether or not it holds text (axe-core's color-contrast-matches). A form field is a kind of its own:
+#   marked as "no text", the search box was never weighed;
+# - and, for a link, all the text inside it is of checked kinds too: link-in-text-block weighs a link's colour
+#   against the text around it, whichever element inside holds the link's text.
 MARK_CHECKED_ELEMENTS = """checked => {
   checked = new Set(checked);
   const added = [];
@@ -282,25 +287,28 @@ MARK_CHECKED_ELEMENTS = """checked => {
     .filter(declaration => declaration.trim() && !declaration.trim().startsWith("--")).join(";");
   const kind = e => e.tagName + [...e.classList].sort().map(c => "." + c).join("")
     + (style(e) ? `[style="${style(e)}"]` : "");
+  const isField = e => ["INPUT", "SELECT", "TEXTAREA"].includes(e.tagName);
+  const isLink = e => e.matches("a[href], [role=link]");
   const blocks = [...document.querySelectorAll(
       ".md-header, .md-tabs, .md-sidebar, .md-footer, article.md-content__inner > *")]
     .flatMap(block => block.querySelector(".jp-Cell") ? [...block.querySelectorAll(".jp-Cell")] : [block]);
-  for (const block of blocks) {
-    const elements = [block, ...block.querySelectorAll("*")];
-    const known = new Map();  // element -> its text and all the text inside it is of checked kinds
-    for (const e of [...elements].reverse()) {  // children before their parents
-      let all = [...e.children].every(child => known.get(child));
-      const text = [...e.childNodes].filter(n => n.nodeType === 3).map(n => n.data).join("");
-      if (text.trim()) {
-        let styled = e;  // the nearest inline style above, inside the block
-        while (styled !== block && !style(styled)) styled = styled.parentElement;
-        const k = `${hash} ${kind(block)} | ${style(styled)} | ${kind(e.parentElement)} > ${kind(e)} ${
-          /[\\p{L}\\p{N}]/u.test(text) ? "text" : "symbols"}`;
-        if (!checked.has(k)) { checked.add(k); added.push(k); all = false; }  // this one is checked now
-      }
-      known.set(e, all);
+  const blockOf = new Map();  // element -> the block it sits in, for the elements inside one
+  for (const block of blocks) for (const e of [block, ...block.querySelectorAll("*")]) blockOf.set(e, block);
+  const known = new Map();  // element -> all the text inside it (its own included) is of checked kinds
+  for (const e of [...document.body.querySelectorAll("*")].reverse()) {  // children before their parents
+    const text = [...e.childNodes].filter(n => n.nodeType === 3).map(n => n.data).join("");
+    let own = true;  // its own text is of a checked kind, or it has none
+    if (text.trim() || isField(e)) {
+      const block = blockOf.get(e);
+      let styled = e;  // the nearest inline style above, inside the block
+      while (styled && styled !== block && !style(styled)) styled = styled.parentElement;
+      const k = `${hash} ${block ? kind(block) : "(outside the blocks)"} | ${style(styled)} | ${
+        kind(e.parentElement)} > ${kind(e)} ${
+        isField(e) ? "field" : /[\\p{L}\\p{N}]/u.test(text) ? "text" : "symbols"}`;
+      if (!checked.has(k)) { checked.add(k); added.push(k); own = false; }  // this one is checked now
     }
-    for (const e of elements) if (known.get(e)) e.setAttribute("data-primer-colours-checked", "");
+    known.set(e, own && [...e.children].every(child => known.get(child)));
+    if (own && (!isLink(e) || known.get(e))) e.setAttribute("data-primer-colours-checked", "");
   }
   return added;
 }"""
