@@ -8,7 +8,7 @@ import torch
 
 
 def two_spirals(n_per_class=500, noise=0.1, seed=0):
-    """Two interleaved spirals in the plane: inputs (2n, 2) float32 and labels (2n,) int64 in {0, 1}."""
+    """Two interleaved spirals in the plane: inputs (2n, 2) of the default dtype (float32 unless changed) and labels (2n,) int64 in {0, 1}."""
     generator = torch.Generator().manual_seed(seed)  # its own generator: the global one is left alone
     radius = torch.rand(n_per_class, generator=generator).sqrt()  # sqrt: points spread evenly along the arm
     angle = radius * 3 * math.pi  # one and a half turns from the centre outwards
