@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import importlib.util
 import json
 import os
 import platform
@@ -81,14 +82,20 @@ def page_alone_seconds(page: str) -> tuple[float, float]:
 
 
 # Logged by hooks/notebooks.py for each notebook page the build executes.
-NOTEBOOK_LINE = re.compile(r"(\S+\.py) executed and rendered in ([\d.]+) s")
+def notebook_time_line() -> re.Pattern:
+    """The pattern of the line hooks/notebooks.py logs for each notebook it runs (source, wall, CPU)."""
+    spec = importlib.util.spec_from_file_location("primer_notebooks_hook", ROOT / "hooks" / "notebooks.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.TIME_LOGGED
 
 
 def build_seconds() -> tuple[float, dict[str, float]]:
     """The strict build's wall time, and each notebook's execution inside it as the build logged it."""
     with tempfile.TemporaryDirectory() as site:
         seconds, process = timed([PYTHON, "-m", "mkdocs", "build", "--strict", "--site-dir", site])
-    notebooks = {name: float(value) for name, value in NOTEBOOK_LINE.findall(process.stdout + process.stderr)}
+    log = process.stdout + process.stderr
+    notebooks = {name: float(wall) for name, wall, _ in notebook_time_line().findall(log)}
     if not notebooks:
         raise SystemExit(f"the build logged no notebook execution time:\n{process.stderr[-2000:]}")
     return seconds, notebooks

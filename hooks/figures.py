@@ -45,6 +45,8 @@ def race_curves():
     # The race computes in float64, so the curves are the page's on any processor and any number of threads.
     # One thread is still the faster choice for its small tensors, and leaves the other core to the notebook's
     # kernel, which runs meanwhile.
+    # Both settings (the thread count here, the default dtype inside race()) are the whole process's, not this
+    # thread's: harmless, as nothing else in the mkdocs process uses torch (the notebook runs in its kernel).
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:

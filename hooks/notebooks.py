@@ -109,6 +109,10 @@ def describe_cell_error(error: BaseException, path: str, config) -> str | None:
     )
 
 
+# The line on_pre_page logs: read by tests/test_walkthrough.py (the budget) and bench/run.py.
+TIME_LOGGED = re.compile(r"(\S+) executed and rendered in ([\d.]+) s \(([\d.]+) s of CPU, kernel included\)")
+
+
 def _cpu_seconds() -> float:
     """CPU time of this thread (the render) and of this process's finished children (the kernel, once shut
     down): unlike the wall clock, it does not grow when other work shares the machine. Not the whole process:

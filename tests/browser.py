@@ -37,6 +37,7 @@ SERVER_READY_SECONDS = 10.0
 SETTLE_SECONDS = 5.0  # at most this long for the requests a page starts after its load event
 ACTION_SECONDS = 10.0  # at most this long for an element to appear, a click to land, search results
 LOAD_SECONDS = 20.0  # at most this long for a page to load
+TOUR_SECONDS = 300.0  # at most this long for the tour of every page
 COLOUR_RULES = ["color-contrast", "link-in-text-block"]  # axe-core's rules whose outcome depends on colours
 
 
@@ -507,7 +508,7 @@ class TourInBackground(threading.Thread):
             self.error = error
         self.seconds = time.perf_counter() - started
 
-    def result(self, timeout: float = 300) -> tuple[dict[str, Visit], list[str], float]:
+    def result(self, timeout: float = TOUR_SECONDS) -> tuple[dict[str, Visit], list[str], float]:
         self.join(timeout)
         if self.is_alive():
             raise TimeoutError(f"the browser tour did not finish within {timeout:.0f} s")

@@ -111,7 +111,8 @@ def built_site(tmp_path_factory) -> BuiltSite:
 # --- The site in a browser (tests/test_site.py; helpers in tests/browser.py) -------------------------------
 # Module scope, not session: while Playwright's sync API runs, asyncio.run() fails in the same thread, and the
 # next test file on this xdist worker may need it (nbclient does). --dist loadfile keeps test_site.py on one
-# worker, so the server and the browser still start once per test session.
+# worker, so the server starts once per test session, and so do the two Chromiums: this fixture's, and the
+# tour's on its own thread (tests/browser.py, TourInBackground).
 
 @pytest.fixture(scope="module")
 def browser():

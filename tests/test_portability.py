@@ -24,7 +24,8 @@ PORTABLE_KERNELS = {
     "OMP_NUM_THREADS": "1",  # as in the main run: more threads than cores slows every worker down
 }
 
-# Checked inside the child: an environment variable that torch ignored would make this test pass vacuously.
+# Checked inside the child, where torch can say (MKL offers no way to ask): an ATen capability that torch
+# ignored, or more threads than asked for, would make this test pass vacuously.
 RUN_PAGES = """
 import sys, pytest, torch
 capability = torch.backends.cpu.get_cpu_capability()

@@ -126,7 +126,7 @@ def tour_started(browser, site_url, built_site) -> web.TourInBackground:
     background = web.TourInBackground(site_url, site_pages(built_site.directory))
     background.start()
     yield background
-    background.join()
+    background.join(timeout=web.TOUR_SECONDS)
 
 
 @pytest.fixture(scope="module")
