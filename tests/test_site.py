@@ -103,6 +103,7 @@ def test_footer_states_the_torch_version_the_outputs_were_checked_against(built_
 # Terms a reader looks up, and the page that teaches each (written by the chapters' authors).
 SEARCHES = [("CrossEntropyLoss", "losses/"), ("requires_grad", "gradients/"), ("SummaryWriter", "tensorboard/")]
 NOTEBOOK = "notebooks/walkthrough/"
+PASTE_DELAY_SECONDS = 1.5  # how long the real-click test checks that the copied code stays on the clipboard
 NOTEBOOK_PLACEHOLDER_ALT = "No description has been provided for this image"  # nbconvert's stand-in
 SCREENSHOTS_PER_FAILURE = 3
 
@@ -186,6 +187,12 @@ def test_a_real_click_on_a_copy_button_copies_the_code(tour_started, built_site,
         copied = page.evaluate("navigator.clipboard.readText()")
         assert copied == web.expected_copy(language, shown), f"/{name}, first ```{language} block"
         assert ">>>" not in copied
+        # A reader pastes a moment later: nothing on the page may replace the code meanwhile (the tour reads
+        # every block's copy at once, so only this test would see a late write)
+        page.wait_for_timeout(PASTE_DELAY_SECONDS * 1000)
+        kept = page.evaluate("navigator.clipboard.readText()")
+        assert kept == copied, f"/{name}, first ```{language} block: {PASTE_DELAY_SECONDS} s after the click the " \
+                               f"clipboard holds {kept[:80]!r}, not the code copied"
     assert_clean(site_page)
 
 
