@@ -128,8 +128,13 @@ def site_tests() -> tuple[float, tuple[str, int, int]]:
 def machine() -> str:
     model = ""
     if Path("/proc/cpuinfo").exists():
-        found = re.search(r"model name\s*:\s*(.+)", Path("/proc/cpuinfo").read_text())
+        cpuinfo = Path("/proc/cpuinfo").read_text()
+        found = re.search(r"model name\s*:\s*(.+)", cpuinfo)
         model = found.group(1).strip() if found else ""
+        # A virtual machine's model name can be as vague as "AMD EPYC", shared by CPUs of very different speed
+        generation = re.search(r"cpu family\s*:\s*(\d+)\s+model\s*:\s*(\d+)", cpuinfo)
+        if model and generation:
+            model += f", family {generation[1]} model {generation[2]}"
     memory = ""
     if Path("/proc/meminfo").exists():
         found = re.search(r"MemTotal:\s*(\d+) kB", Path("/proc/meminfo").read_text())
