@@ -532,7 +532,6 @@ def expected_copy(language: str, shown: str) -> str:
     return shown.rstrip()
 
 
-
 def screenshot(browser, url: str, path: Path) -> Path:
     """A full-page screenshot of `url` in a fresh context (requests still kept on 127.0.0.1)."""
     context = new_context(browser, url)

@@ -4,7 +4,6 @@ then the same site served from 127.0.0.1 and read in headless Chromium, as a rea
 from __future__ import annotations
 
 import re
-import time
 from collections import defaultdict
 from dataclasses import dataclass
 from html.parser import HTMLParser
