@@ -6,9 +6,15 @@
 - `--8<--` lines are expanded by pymdownx.snippets with mkdocs.yml's settings (see embed.py).
 - A fence with language `output` shows what the Python block before it prints; the two are compared. A block
   that prints with no `output` fence after it fails, so nothing a reader would see goes unchecked.
+- An expected exception is compared in full: every line shown after the traceback header (doctests.py).
+- Content tabs labelled by environment (`=== "torch 2.13"`) are variants: each is checked where it applies
+  (variants.py).
 - `<!-- skip: next "reason" -->` skips; a skip that gives no reason fails.
+- One cause, one failure: once a block raises, the page's later blocks are skipped, "not run: the block at
+  line N failed". A shown output that differs from what its block printed fails alone: the page goes on.
 - Each page runs as in a fresh interpreter (`__name__ == "__main__"`, freshly seeded generators), in its own
-  empty temporary working directory, and puts back the process-wide state it changed.
+  empty temporary working directory, with the repository's own packages (snippets, harness...) not
+  importable, as for a reader who has not cloned it; it puts back the process-wide state it changed.
 """
 
 from __future__ import annotations
@@ -30,23 +36,35 @@ from unittest import SkipTest
 
 import pytest
 from sybil import Document, Example, Region, Sybil
-from sybil.evaluators.doctest import DocTestEvaluator
+from sybil.example import SybilFailure
 from sybil.integration.pytest import SybilFile, SybilItem
 from sybil.parsers.abstract.doctest import DocTestStringParser
 from sybil.parsers.markdown import SkipParser
 
+from harness import doctests
 from harness.embed import Embedder, EmbedError, snippets_options
 from harness.fences import OUTPUT_LANGUAGE, PYTHON_LANGUAGES, fence_language, fenced_blocks
-from harness.session import fresh_session
+from harness.session import fresh_session, repository_hidden
+from harness.variants import Variants
 
-DOCTEST_FLAGS = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
+
+class NotRun(SkipTest):
+    """A block left out because an earlier block of its page failed."""
+
+
+class BlockFailed(SybilFailure):
+    """A failure that leaves the page's namespace incomplete (an include that cannot be expanded, a `>>>`
+    example that raised): the page's later blocks are not run."""
 
 
 class Page(Document):
     """A docs page, run the way a reader runs it: top to bottom in a fresh `__main__`, in an empty folder."""
 
+    root: Path | None = None  # the repository, whose own packages the page must not import
+
     def __init__(self, text: str, path: str) -> None:
         super().__init__(text, path)
+        self.failed_at: int | None = None  # the line of the block that raised
         # A real module, so classes a page defines can be pickled and found again, as in a reader's session.
         self.main = types.ModuleType("__main__")
         self.namespace = self.main.__dict__
@@ -62,6 +80,8 @@ class Page(Document):
         main, cwd = sys.modules["__main__"], os.getcwd()
         self.origin = cwd
         self._restore = [fresh_session(), lambda: os.chdir(cwd), lambda: sys.modules.__setitem__("__main__", main)]
+        if self.root is not None:
+            self._restore.append(repository_hidden(self.root))
         os.chdir(self.workdir)
         sys.modules["__main__"] = self.main
 
@@ -77,7 +97,19 @@ class Page(Document):
         __tracebackhide__ = True
         if self.workdir is None:  # evaluated outside pytest's setup (Sybil used directly)
             self.start()
-        super().evaluate(example, evaluator)
+        if self.failed_at is not None:  # reported once per page, at the harness's line, not once per block
+            raise NotRun(f"not run: the block at {self.failed_at} failed")
+        try:
+            super().evaluate(example, evaluator)
+        except SkipTest:
+            raise
+        except SybilFailure as failure:
+            if isinstance(failure, BlockFailed):
+                self.failed_at = f"{os.path.relpath(self.path, self.origin)}:{example.line}"
+            raise
+        except BaseException:
+            self.failed_at = f"{os.path.relpath(self.path, self.origin)}:{example.line}"
+            raise
 
 
 _open_pages: dict[int, Page] = {}
@@ -118,14 +150,31 @@ class PageParser:
 
     def __init__(self, embedder: Embedder) -> None:
         self.embedder = embedder
-        self.doctests = DocTestStringParser(DocTestEvaluator(DOCTEST_FLAGS))
+        self.doctests = DocTestStringParser(run_doctest)
 
     def __call__(self, document: Document) -> Iterator[Region]:
+        variants = Variants(document.text)
+        reported: set[str] = set()
+        for region in self.regions(document):
+            problem = variants.problem(region.start)
+            if problem and problem not in reported:
+                reported.add(problem)
+                region.evaluator = _failure(problem)
+            elif variants.skip_reason(region.start):
+                region.evaluator = _skip(variants.skip_reason(region.start))
+            yield region
+
+    def regions(self, document: Document) -> Iterator[Region]:
+        variants = Variants(document.text)
         previous: CodeBlock | None = None  # the code block an output fence placed next would show
         for region in fenced_blocks(document):
             language = fence_language(region.lexemes["info"])
             source = region.lexemes["source"]
             line = document.text.count("\n", 0, region.start) + 1
+            if variants.skip_reason(region.start):  # another environment's variant: shown, not checked here
+                if language in PYTHON_LANGUAGES or language == OUTPUT_LANGUAGE:
+                    yield region
+                continue
             if language in PYTHON_LANGUAGES and source.lstrip().startswith(">>>"):
                 for example in self.doctests(source, document.path):
                     # Sybil's Region.adjust assumes the fence's text was not dedented; inside an admonition
@@ -159,7 +208,7 @@ class PageParser:
             raise SyntaxError(error.msg, (error.filename, error.lineno, error.offset, error.text)) from None
         except EmbedError as error:
             block.state = "raised"
-            return str(error)
+            raise BlockFailed(example, str(error)) from None
         block.state = "raised"
         stdout = io.StringIO()
         try:
@@ -177,6 +226,22 @@ class PageParser:
                 f"{_indent(block.printed)}\nAdd the output fence (it is checked) or stop printing."
             )
         return None
+
+
+def run_doctest(example: Example) -> str | None:
+    __tracebackhide__ = True
+    outcome = doctests.run_example(example.parsed, example.namespace, f"<doctest {example.path}[{example.line}]>")
+    example.parsed.got = outcome.got  # read by `make update-outputs`
+    if outcome.raised:
+        raise BlockFailed(example, doctests.describe(example, outcome))
+    return None if outcome.passed else doctests.describe(example, outcome)
+
+
+def _skip(reason: str) -> Callable[[Example], None]:
+    def skip(example: Example) -> None:
+        raise SkipTest(reason)
+
+    return skip
 
 
 def check_output(example: Example) -> str | None:
@@ -259,11 +324,16 @@ def _states_reason(arguments: str | None) -> bool:
 def page_sybil(root: Path, docs: str = "docs") -> Sybil:
     """The Sybil that runs every Markdown page under `root/docs`, with the snippet settings of root/mkdocs.yml."""
     embedder = Embedder(snippets_options(root / "mkdocs.yml"))
+
+    class RepositoryPage(Page):
+        pass
+
+    RepositoryPage.root = root
     return Sybil(
         parsers=[PageParser(embedder), ExplainedSkipParser()],
         path=str(root / docs),
         patterns=["*.md"],
-        document_types={".md": Page},
+        document_types={".md": RepositoryPage},
         setup=_start_page,
         teardown=_finish_page,
     )
@@ -279,6 +349,8 @@ class PageItem(SybilItem):
     def runtest(self) -> None:
         try:
             super().runtest()
+        except NotRun as skip:  # one summary line per failed page, not one per block left out
+            raise pytest.skip.Exception(str(skip)) from None
         except SkipTest as skip:  # Sybil skips with unittest's exception: report it at the page line
             raise pytest.skip.Exception(str(skip), _use_item_location=True) from None
 

@@ -9,7 +9,9 @@ relies on unseeded randomness fails here instead of misleading its readers.
 from __future__ import annotations
 
 import random
+import sys
 from collections.abc import Callable
+from pathlib import Path
 
 
 def _torch_state() -> list[tuple[Callable, object]]:
@@ -55,5 +57,44 @@ def fresh_session() -> Callable[[], None]:
     def restore() -> None:
         for setter, value in saved:
             setter(value)
+
+    return restore
+
+
+class _RepositoryBlocker:
+    """A meta path finder that refuses the repository's own top-level packages."""
+
+    def __init__(self, names: set[str]) -> None:
+        self.names = names
+
+    def find_spec(self, name, path=None, target=None):
+        if name.partition(".")[0] in self.names:
+            raise ModuleNotFoundError(
+                f"No module named {name!r}: a page runs as for a reader who has not cloned this repository, "
+                f"so it cannot import the repository's own code; show what it needs on the page", name=name)
+        return None
+
+
+def repository_names(root: Path) -> set[str]:
+    """The top-level modules and packages a checkout of the repository makes importable."""
+    return {path.stem for path in root.glob("*.py")} | {
+        path.name for path in root.iterdir() if path.is_dir() and any(path.glob("*.py"))}
+
+
+def repository_hidden(root: Path) -> Callable[[], None]:
+    """Make the repository's own packages unimportable (and forget those already imported) until the
+    returned function puts them back."""
+    names = repository_names(root)
+    hidden = {name: module for name, module in sys.modules.items() if name.partition(".")[0] in names}
+    for name in hidden:
+        del sys.modules[name]
+    blocker = _RepositoryBlocker(names)
+    sys.meta_path.insert(0, blocker)
+
+    def restore() -> None:
+        sys.meta_path.remove(blocker)
+        for name in [name for name in sys.modules if name.partition(".")[0] in names]:
+            del sys.modules[name]  # imported meanwhile by code outside the page (none should be)
+        sys.modules.update(hidden)
 
     return restore

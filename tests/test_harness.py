@@ -50,25 +50,29 @@ def run(project, *args):
 def test_fences_with_attributes_are_run(project):
     write(project, "docs/page.md", '''
         ```python title="example.py"
-        assert False, "a titled fence ran"
+        ran = ["titled"]
         ```
 
         ``` { .python .annotate }
-        assert False, "an attr-list fence ran"
+        ran.append("attr-list")
         ```
 
         ```py
-        assert False, "a py fence ran"
+        ran.append("py")
         ```
 
         ```python hl_lines="1"
-        assert False, "a fence with hl_lines ran"
+        ran.append("hl_lines")
+        ```
+
+        ```pycon
+        >>> ran
+        ['titled', 'attr-list', 'py', 'hl_lines', 'never']
         ```
     ''')
     result = run(project)
-    result.assert_outcomes(failed=4)
-    result.stdout.fnmatch_lines(["*a titled fence ran*", "*an attr-list fence ran*", "*a py fence ran*",
-                                 "*a fence with hl_lines ran*"])
+    result.assert_outcomes(passed=4, failed=1)
+    result.stdout.fnmatch_lines(["*['titled', 'attr-list', 'py', 'hl_lines']*"])
 
 
 def test_blocks_share_one_namespace_in_page_order(project):
@@ -230,7 +234,8 @@ def test_missing_snippet_section_fails_and_names_it(project):
         ```python
         --8<-- "snippets/mod.py:absent"
         ```
-
+    ''')
+    write(project, "docs/other.md", '''
         ```python
         --8<-- "snippets/nowhere.py:absent"
         ```
@@ -238,8 +243,8 @@ def test_missing_snippet_section_fails_and_names_it(project):
     result = run(project)
     result.assert_outcomes(failed=2)
     result.stdout.fnmatch_lines([
+        "*other.md, line 2: --8<-- \"snippets/nowhere.py:absent\": Snippet at path 'snippets/nowhere.py' could not be found",
         "*page.md, line 4: --8<-- \"snippets/mod.py:absent\": Snippet section 'absent' could not be located",
-        "*page.md, line 8: --8<-- \"snippets/nowhere.py:absent\": Snippet at path 'snippets/nowhere.py' could not be found",
     ])
 
 
@@ -453,3 +458,233 @@ def test_nested_fences_are_content_not_blocks(project):
     result = run(project)
     result.assert_outcomes()
     assert result.ret == pytest.ExitCode.NO_TESTS_COLLECTED
+
+
+# One cause, one failure ----------------------------------------------------------------------------------------
+
+
+def test_after_a_block_raises_the_later_blocks_are_skipped_naming_it(project):
+    write(project, "docs/page.md", '''
+        ```python
+        model = None
+        ```
+
+        ```python
+        raise RuntimeError("the first cause")
+        ```
+
+        ```python
+        print(model.weight)
+        ```
+
+        ```output
+        never compared
+        ```
+
+        ```pycon
+        >>> model.weight
+        1
+        ```
+    ''')
+    result = run(project)
+    result.assert_outcomes(passed=1, failed=1, skipped=3)
+    result.stdout.fnmatch_lines(["*RuntimeError: the first cause*"])
+    assert result.stdout.str().count("not run: the block at docs/page.md:5 failed") == 1
+    assert "AttributeError" not in result.stdout.str()
+
+
+def test_a_doctest_that_raises_unexpectedly_stops_the_page(project):
+    write(project, "docs/page.md", '''
+        ```pycon
+        >>> x = 1 / 0
+        >>> x
+        1
+        ```
+    ''')
+    result = run(project)
+    result.assert_outcomes(failed=1, skipped=1)
+    result.stdout.fnmatch_lines(["*Exception raised:*", "*ZeroDivisionError*", "*not run: the block at docs/page.md:2 failed*"])
+
+
+def test_a_wrong_output_fails_alone_and_the_page_goes_on(project):
+    # The block ran and its namespace is whole: only what it printed differs, so later blocks are still checked.
+    write(project, "docs/page.md", '''
+        ```python
+        print(1)
+        ```
+
+        ```output
+        2
+        ```
+
+        ```pycon
+        >>> 1 + 1
+        3
+        ```
+    ''')
+    result = run(project)
+    result.assert_outcomes(passed=1, failed=2)
+
+
+# Exceptions compared in full -----------------------------------------------------------------------------------
+
+POST = 'compile("x = (1 2)", "post.py", "exec")'
+
+
+def formatted_syntax_error() -> list[str]:
+    """What Python formats for the SyntaxError: the file and line, the source line, the caret, the message."""
+    import traceback
+
+    try:
+        eval(POST)
+    except SyntaxError as error:
+        return "".join(traceback.format_exception_only(type(error), error)).rstrip("\n").split("\n")
+
+
+def syntax_error_page(lines: list[str]) -> str:
+    return "```pycon\n>>> " + POST + "\nTraceback (most recent call last):\n  ...\n" + "\n".join(lines) + "\n```\n"
+
+
+def test_a_shown_syntax_error_passes_when_every_line_matches(project):
+    write(project, "docs/page.md", syntax_error_page(formatted_syntax_error()))
+    run(project).assert_outcomes(passed=1)
+
+
+@pytest.mark.parametrize("change", ["line", "caret", "source"])
+def test_a_shown_syntax_error_fails_on_a_wrong_line_source_or_caret(project, change):
+    file_line, source, caret, message = formatted_syntax_error()
+    wrong = {"line": (file_line.replace("line 1", "line 2"), source, caret),
+             "caret": (file_line, source, " " + caret),
+             "source": (file_line, source.replace("1 2", "1 3"), caret)}[change]
+    write(project, "docs/page.md", syntax_error_page([*wrong, message]))
+    result = run(project)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*Expected:*", "*Got:*"])
+
+
+def test_notes_of_a_shown_exception_are_compared(project):
+    write(project, "docs/page.md", '''
+        ```pycon
+        >>> error = ValueError("bad shape")
+        >>> error.add_note("hint: transpose it")
+        >>> raise error
+        Traceback (most recent call last):
+          ...
+        ValueError: bad shape
+        hint: transpose it
+        >>> raise error
+        Traceback (most recent call last):
+          ...
+        ValueError: bad shape
+        hint: reshape it
+        ```
+    ''')
+    result = run(project)
+    result.assert_outcomes(passed=3, failed=1)
+    result.stdout.fnmatch_lines(["*page.md, line 9*", "*hint: reshape it*"])
+
+
+def test_an_ellipsis_in_a_shown_exception_still_matches_anything(project):
+    write(project, "docs/page.md", '''
+        ```pycon
+        >>> raise ValueError("shapes (2x3) and (4x5)")
+        Traceback (most recent call last):
+          ...
+        ValueError: shapes ... and (4x5)
+        ```
+    ''')
+    run(project).assert_outcomes(passed=1)
+
+
+# Variants: content tabs labelled by environment ----------------------------------------------------------------
+
+
+def variant_page(labels: list[str]) -> str:
+    """A tab per label, each showing what its torch answers to `torch.__version__`."""
+    tabs = "".join(f'=== "{label}"\n\n    ```pycon\n    >>> torch.__version__.split("+")[0]\n'
+                   f"    '{label.split()[1]}...'\n    ```\n\n" for label in labels)
+    return f"```python\nimport torch\n```\n\n{tabs}"
+
+
+def test_the_tab_for_this_torch_checks_the_output_and_the_others_are_skipped(project):
+    import torch
+
+    this = ".".join(torch.__version__.split(".")[:2])
+    write(project, "docs/page.md", variant_page([f"torch {this}", "torch 1.13"]))
+    result = run(project)
+    result.assert_outcomes(passed=2, skipped=1)
+    result.stdout.fnmatch_lines(['*shown for "torch 1.13"; checked where that applies (this is torch *'])
+
+
+def test_a_tab_set_without_this_environment_fails_once(project):
+    write(project, "docs/page.md", variant_page(["torch 1.12", "torch 1.13"]))
+    result = run(project)
+    result.assert_outcomes(passed=1, failed=1, skipped=1)
+    result.stdout.fnmatch_lines(['*line 5: no tab of "torch 1.12", "torch 1.13" shows what torch * prints: add one*'])
+
+
+def test_a_tab_set_mixing_variant_labels_and_others_fails(project):
+    write(project, "docs/page.md", variant_page(["torch 1.12", "On Linux"]))
+    result = run(project)
+    result.stdout.fnmatch_lines(["*mix variant labels with others*"])
+
+
+def test_ordinary_tabs_all_run(project):
+    write(project, "docs/page.md", '''
+        === "Adam"
+
+            ```python
+            ran = ["adam"]
+            ```
+
+        === "SGD"
+
+            ```python
+            ran.append("sgd")
+            assert ran == ["adam", "sgd"]
+            ```
+    ''')
+    run(project).assert_outcomes(passed=2)
+
+
+def test_install_kind_facets(project):
+    from harness.variants import environment, matches
+
+    env = {"torch": "2.15.0", "Python": "3.13.1", "kind": "CUDA build without a GPU"}
+    assert matches("torch 2.15, CUDA build without a GPU", env)
+    assert matches("Python 3.13", env) and not matches("Python 3.1", env)
+    assert not matches("torch 2.15, CPU-only build", env) and not matches("torch 2.1", env)
+    assert environment()["kind"] in ("CPU-only build", "CUDA build without a GPU", "with a GPU")
+
+
+# A reader has not cloned the repository ------------------------------------------------------------------------
+
+
+def test_a_page_cannot_import_the_repository_s_own_code(project):
+    write(project, "snippets/__init__.py", "")
+    write(project, "snippets/mod.py", '"""Code of docs/page.md."""\nvalue = 1\n')
+    write(project, "docs/page.md", '''
+        ```python
+        from snippets.mod import value
+        ```
+    ''')
+    result = run(project)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*No module named 'snippets*: a page runs as for a reader who has not cloned*"])
+
+
+def test_the_repository_s_code_is_importable_again_after_the_page(project):
+    (project.path / "ourcode").mkdir()  # a name of its own: this suite's real `snippets` may be loaded
+    write(project, "ourcode/__init__.py", "")
+    write(project, "ourcode/mod.py", "value = 1\n")
+    write(project, "docs/page.md", """
+        ```python
+        try:
+            import ourcode.mod
+        except ModuleNotFoundError:
+            hidden = True
+        assert hidden
+        ```
+    """)
+    write(project, "test_after.py", "def test_import():\n    from ourcode.mod import value\n    assert value == 1\n")
+    run(project, "docs/page.md", "test_after.py").assert_outcomes(passed=2)
