@@ -6,11 +6,11 @@ from contextlib import contextmanager
 import torch
 from torch import nn
 
-from snippets.data import two_spirals  # (1)!
-from snippets.models import MLP  # (2)!
-
 torch.manual_seed(0)
 # --8<-- [end:imports]
+
+from snippets.models import MLP  # noqa: E402 - shown on the page from its own section, after the imports
+from snippets.spirals import two_spirals  # noqa: E402
 
 
 # --8<-- [start:training_step]
@@ -120,6 +120,27 @@ def race():
         curves["two spirals"][name] = train_classifier(make_optimizer, LEARNING_RATES["two spirals"][name])
     return curves
 # --8<-- [end:race]
+
+
+TITLES = {"Rosenbrock": "Rosenbrock's function, from (-1.2, 1)", "two spirals": "MLP on two spirals, full batch"}
+
+
+def figure_race():
+    """The race's loss curves, one panel per problem (drawn at build time: hooks/figures.py)."""
+    import matplotlib.pyplot as plt
+
+    curves = race()
+    figure, axes = plt.subplots(1, len(curves), figsize=(9, 3.6), layout="constrained")
+    for ax, (problem, losses) in zip(axes, curves.items()):
+        for name, curve in losses.items():
+            ax.plot(range(1, len(curve) + 1), curve, label=name, linewidth=1.5)
+        ax.set_yscale("log")
+        ax.set_title(TITLES.get(problem, problem))
+        ax.set_xlabel("step")
+        ax.grid(True, which="major", alpha=0.3)
+    axes[0].set_ylabel("loss (log scale)")
+    axes[-1].legend(frameon=False)
+    return figure
 
 
 # --8<-- [start:schedules]

@@ -2,6 +2,7 @@
 
 # --8<-- [start:imports]
 import warnings
+from contextlib import contextmanager  # noqa: F401 - default_dtype, shown on the page, uses it
 from pathlib import Path
 
 import torch
@@ -14,11 +15,11 @@ from tensorboard.plugins.hparams import plugin_data_pb2
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 from torch.utils.tensorboard import SummaryWriter
-
-from snippets.data import two_spirals
-from snippets.models import MLP
-from snippets.optimizers import default_dtype
 # --8<-- [end:imports]
+
+from snippets.models import MLP  # noqa: E402 - shown on the page from their own sections
+from snippets.optimizers import default_dtype  # noqa: E402
+from snippets.spirals import two_spirals  # noqa: E402
 
 
 # --8<-- [start:first_writer]
@@ -86,18 +87,17 @@ def spiral_splits(n_validation=200, seed=0):
 
 
 # --8<-- [start:log_graph]
-# add_graph traces the model with torch.jit.trace, which PyTorch 2.13
-# deprecates (two messages: trace, trace_method). TensorBoard's graph still
-# comes from that trace, so log_graph silences exactly those, here only.
+# add_graph traces the model with torch.jit.trace, which PyTorch deprecates
+# (two messages: trace, trace_method; a DeprecationWarning up to 2.13, a
+# FutureWarning from 2.14). TensorBoard's graph still comes from that trace,
+# so log_graph silences exactly those messages, whatever their category.
 TRACE_DEPRECATED = r"`torch\.jit\.trace(_method)?` is deprecated"
 
 
 def log_graph(writer, model, example_inputs):
     """Record the model's graph, traced on example inputs."""
     with warnings.catch_warnings():
-        warnings.filterwarnings(
-            "ignore", message=TRACE_DEPRECATED, category=DeprecationWarning
-        )
+        warnings.filterwarnings("ignore", message=TRACE_DEPRECATED)
         writer.add_graph(model, example_inputs)  # (1)!
 # --8<-- [end:log_graph]
 

@@ -237,6 +237,16 @@ READ_PAGE = """() => ({
 # markers left out: the test derives from it what the clipboard must hold.
 COPY_EVERY_BLOCK = """async () => {
   const sentinel = "(clipboard not written)";
+  const reveal = element => {
+    for (let e = element; e; e = e.parentElement) {
+      if (e.tagName === "DETAILS") e.open = true;
+      if (e.classList.contains("tabbed-block")) {  // pymdownx.tabbed: the n-th block goes with the n-th label
+        const set = e.closest(".tabbed-set");
+        const index = [...e.parentElement.children].indexOf(e);
+        set.querySelectorAll(":scope > .tabbed-labels > label")[index].click();
+      }
+    }
+  };
   const blocks = [];
   for (const pre of document.querySelectorAll(".md-content pre")) {
     const code = pre.querySelector(":scope > code");
@@ -247,6 +257,7 @@ COPY_EVERY_BLOCK = """async () => {
       : highlight ? [...highlight.classList].find(c => c.startsWith("language-")).slice(9) : "";
     const button = cell ? cell.querySelector("clipboard-copy")
       : pre.querySelector("button[data-clipboard-target]");
+    reveal(pre);  // as a reader does: open the collapsed block, pick the tab it is in
     const clone = (code || pre).cloneNode(true);
     clone.querySelectorAll(".md-annotation, .zeroclipboard-container").forEach(e => e.remove());
     const block = {language, shown: clone.textContent, button: !!button && button.checkVisibility(), copied: null};

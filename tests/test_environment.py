@@ -1,11 +1,14 @@
 """The environment the pages are checked in is the pinned one: outputs depend on these exact versions."""
 
+import tomllib
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from packaging.requirements import Requirement
 
-CONSTRAINTS = Path(__file__).resolve().parents[1] / "constraints.txt"
+ROOT = Path(__file__).resolve().parents[1]
+CONSTRAINTS = ROOT / "constraints.txt"
+PYPROJECT = ROOT / "pyproject.toml"
 
 
 def pins() -> dict[str, str]:
@@ -17,9 +20,11 @@ def pins() -> dict[str, str]:
     return pinned
 
 
-def test_torch_is_pinned_exactly_to_the_cpu_build():
-    # A looser pin lets pip pick another (multi-GB CUDA) build; outputs were checked against this one.
-    assert pins()["torch"] == "2.13.0+cpu"
+def test_torch_is_pinned_exactly_and_alike_in_both_files():
+    # A looser requirement lets pip pick another release or build; outputs were checked against this one.
+    declared = [Requirement(line) for line in tomllib.loads(PYPROJECT.read_text())["project"]["dependencies"]]
+    torch = next(requirement for requirement in declared if requirement.name == "torch")
+    assert str(torch.specifier) == f"=={pins()['torch']}", "pyproject.toml and constraints.txt pin torch apart"
 
 
 def test_installed_versions_match_the_pins():

@@ -1,9 +1,7 @@
 """Claims of docs/errors.md checked beyond what the page prints, and the one message the page cannot reproduce
-without a GPU, checked against the strings compiled into the installed PyTorch."""
+without a GPU, checked where a GPU raises it."""
 
-import contextlib
 import io
-import mmap
 import pickle
 import re
 from pathlib import Path
@@ -34,30 +32,14 @@ def sections():
     return [(title, body) for title, body in zip(parts[::2], parts[1::2]) if title not in ("Reference", "Next")]
 
 
-@contextlib.contextmanager
-def libtorch_cpu():
-    """The installed libtorch_cpu, mapped read-only (it weighs some 400 MB: not read into memory)."""
-    candidates = sorted((Path(torch.__file__).parent / "lib").glob("libtorch_cpu.*"))
-    if not candidates:
-        pytest.skip("no libtorch_cpu shared library in this PyTorch build to read the message strings from")
-    with candidates[0].open("rb") as file, mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
-        yield mapped
-
-
-def test_the_device_message_is_made_of_the_strings_in_the_installed_pytorch():
-    """Without a GPU the page cannot raise this error, so its text is checked piece by piece against the
-    C++ format strings PyTorch is built with (aten/src/ATen/core/adaption.cpp), each a whole literal."""
+def test_the_device_section_shows_the_message_in_its_documented_form():
     match = DEVICE_MESSAGE.search(page_text())
     assert match, "the device section must show the message in the expected form"
-    with libtorch_cpu() as library:
-        for literal in (match[1], match[3], match[5], match[7]):
-            assert library.find(b"\0" + literal.encode() + b"\0") != -1, f"not a string in libtorch: {literal!r}"
-    # The method is generated per backend (wrapper_<Backend>_<op>) in the CUDA library, absent from a CPU
-    # build; Linear's product is addmm, whose input argument is mat1.
+    # Linear's product is addmm, whose input argument is mat1.
     assert match[2] == "mat1" and match[8] == "addmm"
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU: only a GPU raises this message")
 def test_the_device_message_is_the_one_a_gpu_raises():
     expected = DEVICE_MESSAGE.search(page_text())[0].removeprefix("RuntimeError: ")
     with pytest.raises(RuntimeError) as caught:
@@ -76,17 +58,17 @@ REQUIRED = [
 
 
 def test_every_error_of_the_list_has_its_row():
-    table = page_text().split("| The message starts with |", 1)[1].split("\n\n", 1)[0]
+    table = page_text().split("| The message contains |", 1)[1].split("\n\n", 1)[0]
     assert not [message for message in REQUIRED if f"`{message}" not in table]
 
 
 def test_every_message_in_the_table_is_shown_and_checked_on_the_page():
     text = page_text()
-    table = text.split("| The message starts with |", 1)[1].split("\n\n", 1)[0]
-    raised = re.findall(r"^(?:\w+\.)*\w+(?:Error|Exception): (.+)$", text, flags=re.M)
+    table = text.split("| The message contains |", 1)[1].split("\n\n", 1)[0]
+    raised = re.findall(r"^ *(?:\w+\.)*\w+(?:Error|Exception): (.+)$", text, flags=re.M)
     for row in table.splitlines()[2:]:
         for message in re.findall(r"`([^`]+)`", row.split("|")[1]):
-            assert any(line.startswith(message) for line in raised), f"not shown as raised: {message}"
+            assert any(message in line for line in raised), f"not shown as raised: {message}"
 
 
 def test_every_section_gives_cause_fix_and_chapter():

@@ -4,7 +4,7 @@ import pytest
 import torch
 from torch import nn
 
-from snippets.data import two_spirals
+from snippets.spirals import two_spirals
 from snippets.models import MLP
 
 

@@ -10,7 +10,7 @@ import pytest
 import torch
 from torch import nn
 
-from snippets.data import two_spirals
+from snippets.spirals import two_spirals
 from snippets.models import MLP
 from snippets.optimizers import (
     LEARNING_RATES,
@@ -20,6 +20,7 @@ from snippets.optimizers import (
     learning_rates,
     load_checkpoint,
     optimizer_classes,
+    figure_race,
     race,
     rosenbrock,
     save_checkpoint,
@@ -198,9 +199,9 @@ def test_plain_sgd_diverges_on_rosenbrock_with_a_larger_learning_rate():
     assert math.isfinite(descend_rosenbrock(OPTIMIZERS["SGD"], lr=LEARNING_RATES["Rosenbrock"]["SGD"])[-1])
 
 
-def test_figure_is_a_small_deterministic_svg_with_text_as_text(curves, built_site):
-    svg = load_hook().draw_race(curves)
-    built = (built_site.directory / "assets" / "figures" / "optimizer-race.svg").read_text(encoding="utf-8")
+def test_figure_is_a_small_deterministic_svg_with_text_as_text(built_site):
+    svg = load_hook().svg(figure_race)
+    built = (built_site.directory / "assets" / "figures" / "optimizers" / "race.svg").read_text(encoding="utf-8")
     # The build's process raced and drew the same numbers, to the same bytes.
     differing = next((pair for pair in enumerate(zip(svg.splitlines(), built.splitlines()), 1)
                       if pair[1][0] != pair[1][1]), None)
@@ -213,10 +214,10 @@ def test_figure_is_a_small_deterministic_svg_with_text_as_text(curves, built_sit
 
 
 def test_built_site_shows_the_figure(built_site):
-    figure = built_site.directory / "assets" / "figures" / "optimizer-race.svg"
+    figure = built_site.directory / "assets" / "figures" / "optimizers" / "race.svg"
     assert figure.exists(), "the build hook did not write the figure"
     page = (built_site.directory / "optimizers" / "index.html").read_text(encoding="utf-8")
-    image = re.search(r'<img[^>]*src="\.\./assets/figures/optimizer-race\.svg"[^>]*>', page)
+    image = re.search(r'<img[^>]*src="\.\./assets/figures/optimizers/race\.svg"[^>]*>', page)
     assert image, "the page does not show the figure"
     assert re.search(r'alt="Two line charts of loss against step', image.group())
 

@@ -43,7 +43,7 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset, random_split
 from torch.utils.tensorboard import SummaryWriter
 
-from snippets.data import two_spirals
+from snippets.spirals import two_spirals
 from snippets.models import MLP
 
 torch.manual_seed(0)

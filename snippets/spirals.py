@@ -1,4 +1,4 @@
-"""Synthetic data made in code (nothing is downloaded), shared by the optimizers and TensorBoard pages and
+"""Two interleaved spirals made in code (nothing is downloaded), shared by the optimizers and TensorBoard pages and
 the walkthrough notebook; the two-spirals section is shown on docs/optimizers.md."""
 
 # --8<-- [start:two_spirals]

@@ -1,8 +1,8 @@
-"""snippets/data.py: the synthetic datasets are what the pages say, and reproducible."""
+"""snippets/spirals.py: the synthetic datasets are what the pages say, and reproducible."""
 
 import torch
 
-from snippets.data import two_spirals
+from snippets.spirals import two_spirals
 
 
 def test_shapes_dtypes_and_balanced_labels():
