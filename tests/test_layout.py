@@ -346,3 +346,33 @@ def test_legitimate_uses_of_test_pass(tmp_path, sentence):
     page.write_text(f"# A page\n\n{sentence}\n\n```text\nthe test suite\n```\n<!-- the tests -->\n",
                     encoding="utf-8")
     assert suite_mentions(page) == []
+
+
+# Figures: drawn at build time by hooks/figures.py from a snippets function `figure_<name>`, shown on a page
+# with alt text that says what the figure shows.
+FIGURE_IMAGE = re.compile(r"!\[(?P<alt>[^\]]*)\]\((?:\.\./)*(?P<uri>assets/figures/(?P<module>\w+)/(?P<name>\w+)\.svg)\)")
+FIGURE_FUNCTION = "figure_"
+
+
+def figure_functions() -> set[str]:
+    """`assets/figures/<module>/<name>.svg` for each `figure_<name>` function of a snippets module."""
+    uris = set()
+    for module in MODULES:
+        for node in ast.parse(module.read_text(encoding="utf-8")).body:
+            if isinstance(node, ast.FunctionDef) and node.name.startswith(FIGURE_FUNCTION):
+                uris.add(f"assets/figures/{module.stem}/{node.name.removeprefix(FIGURE_FUNCTION)}.svg")
+    return uris
+
+
+def test_every_figure_is_drawn_shown_and_described():
+    drawn, shown, problems = figure_functions(), set(), []
+    for page in PAGES:
+        for match in FIGURE_IMAGE.finditer(page.read_text(encoding="utf-8")):
+            where = f"{relative(page)}: {match['uri']}"
+            shown.add(match["uri"])
+            if match["uri"] not in drawn:
+                problems.append(f"{where}: no function figure_{match['name']} in snippets/{match['module']}.py")
+            if len(match["alt"].split()) < 8:
+                problems.append(f"{where}: its alt text must say what the figure shows, not {match['alt']!r}")
+    problems += [f"{uri}: drawn by a figure_ function but shown by no page" for uri in sorted(drawn - shown)]
+    assert not problems, "\n".join(problems)
