@@ -42,12 +42,14 @@ def _subtraction(a, b, names):
     result = a - b
     grids = [(names[0], a_shown, a_own), "−", (names[1], b_shown, b_own), "=",
              (names[2], result, torch.ones(result.shape, dtype=torch.bool))]
-    figure, ax = plt.subplots(figsize=(7.5, 1.9), layout="constrained")
-    x, width = 0.0, 1.4
+    width, sign = 1.4, 0.9  # a cell's width and a sign's, in the units of a cell's height
+    span = sum(sign if isinstance(grid, str) else grid[1].shape[1] * width for grid in grids)
+    figure, ax = plt.subplots(figsize=(0.5 * span + 0.3, 2.3), layout="constrained")
+    x = 0.0
     for grid in grids:
         if isinstance(grid, str):
-            ax.text(x + 0.45, -1.5, grid, ha="center", va="center", fontsize=18)
-            x += 0.9
+            ax.text(x + sign / 2, -1.5, grid, ha="center", va="center", fontsize=18)
+            x += sign
             continue
         title, values, own = grid
         rows, columns = values.shape
