@@ -81,18 +81,27 @@ def _two_panels(curves, x, xlabel, titles, styles):
 
 
 def figure_regression():
-    """MSE, L1 and Huber (delta 1) of one error, and their gradients, with the page's outlier marked."""
-    errors = torch.linspace(-8, 8, steps=321)
+    """MSE, L1 and Huber (delta 1) of one error and their gradients; the page's outlier is marked."""
+    import matplotlib.pyplot as plt
+
     styles = {"MSELoss": {"color": "#bf360c"}, "L1Loss": {"color": "#1565c0", "linestyle": "--"},
               "HuberLoss": {"color": "#2e7d32", "linestyle": "-."}}
-    figure, axes = _two_panels(regression_curves(errors), errors, "error (prediction - target)",
-                               ["loss of one error", "its gradient"], styles)
+    wide, near = torch.linspace(-8, 8, steps=321), torch.linspace(-2, 2, steps=161)
     outlier = regression_curves(torch.tensor([7.0]))
-    for name, (loss, gradient) in outlier.items():
-        axes[0].plot([7.0], loss, "o", color=styles[name]["color"])
-        axes[1].plot([7.0], gradient, "o", color=styles[name]["color"])
-    axes[0].annotate("the outlier, error 7", (7.0, outlier["MSELoss"][0].item()), (0.5, 45),
+    figure, axes = plt.subplots(1, 3, figsize=(10, 3.3), layout="constrained")
+    panels = [(axes[0], wide, 0, "loss of one error"), (axes[1], near, 0, "the same, near the answer"),
+              (axes[2], wide, 1, "its gradient")]
+    for ax, errors, part, title in panels:
+        for name, curves in regression_curves(errors).items():
+            ax.plot(errors, curves[part], label=name, **styles[name])
+            if errors is wide:
+                ax.plot([7.0], outlier[name][part], "o", color=styles[name]["color"])
+        ax.set_title(title)
+        ax.set_xlabel("error (prediction - target)")
+        ax.grid(True, alpha=0.3)
+    axes[0].annotate("the outlier, 7", (7.0, outlier["MSELoss"][0].item()), (-1.0, 50),
                      arrowprops={"arrowstyle": "->"})
+    axes[1].legend(frameon=False, loc="upper center")
     return figure
 
 

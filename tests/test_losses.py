@@ -179,14 +179,21 @@ def test_bce_curves_saturate_where_float32_sigmoid_rounds_to_one():
     assert curves["BCEWithLogitsLoss"][0][-1].item() == pytest.approx(30, abs=1e-4)
 
 
-def test_the_figures_draw_two_panels_with_a_legend():
+def test_the_figures_draw_their_panels_with_a_legend():
     import matplotlib.pyplot as plt
 
-    for draw, names in ((figure_regression, ["MSELoss", "L1Loss", "HuberLoss"]),
-                        (figure_bce, ["BCELoss", "BCEWithLogitsLoss"])):
+    for draw, panels, names in ((figure_regression, 3, ["MSELoss", "L1Loss", "HuberLoss"]),
+                                (figure_bce, 2, ["BCELoss", "BCEWithLogitsLoss"])):
         figure = draw()
         try:
-            assert len(figure.axes) == 2
-            assert [text.get_text() for text in figure.axes[0].get_legend().get_texts()] == names
+            assert len(figure.axes) == panels
+            legends = [ax.get_legend() for ax in figure.axes if ax.get_legend()]
+            assert [text.get_text() for text in legends[0].get_texts()] == names
         finally:
             plt.close(figure)
+
+
+def test_huber_runs_half_a_delta_below_l1_beyond_delta():
+    errors = torch.tensor([-2.0, -1.5, 1.5, 2.0])
+    curves = regression_curves(errors)
+    torch.testing.assert_close(curves["L1Loss"][0] - curves["HuberLoss"][0], torch.full((4,), 0.5))
