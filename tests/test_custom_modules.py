@@ -3,7 +3,6 @@
 import math
 import pickle
 import runpy
-from pathlib import Path
 
 import pytest
 import torch

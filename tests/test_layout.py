@@ -16,7 +16,12 @@ import pytest
 from sybil import Document
 
 from harness.embed import Embedder, load_mkdocs_yml, snippets_options
-from harness.fences import OUTPUT_LANGUAGE, PYTHON_LANGUAGES, fence_language, fenced_blocks
+from harness.fences import (
+    OUTPUT_LANGUAGE,
+    PYTHON_LANGUAGES,
+    fence_language,
+    fenced_blocks,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
@@ -257,8 +262,8 @@ SUITE_MENTIONS = re.compile("|".join([
     r"\b(?:the|our|its|these)\s+(?:own\s+)?tests\b",
     r"\b(?:guide|page|site|project)(?:'s)?\s+(?:own\s+)?tests\b",
     r"\btests?\s+(?:of|for|on)\s+(?:this|the|each|every)\s+(?:page|chapter|guide|site|blocks?)\b",
-    r"\b(?:checked|tested|verified|covered|enforced|caught|measured|proven)\s+by\s+(?:the\s+|our\s+|its\s+|a\s+)?"
-    r"(?:tests?|suite|CI|harness|Sybil)\b",
+    (r"\b(?:checked|tested|verified|covered|enforced|caught|measured|proven)\s+by\s+"
+     r"(?:the\s+|our\s+|its\s+|a\s+)?(?:tests?|suite|CI|harness|Sybil)\b"),
     r"\b(?:blocks?|examples?|outputs?|pages?)\s+(?:is|are)\s+(?:a\s+|each\s+a\s+)?tests?\b",
     r"\b(?:a|the|our|one|every)\s+tests?\s+(?:re)?(?:runs?|checks?|measures?|fails?|compares?|proves?)\b",
     r"\bSybil\b",

@@ -9,7 +9,13 @@ import torch
 from torch import nn
 
 from snippets.losses import (
-    bce_curves, cross_entropy, figure_bce, figure_regression, loss_classes, mse, regression_curves,
+    bce_curves,
+    cross_entropy,
+    figure_bce,
+    figure_regression,
+    loss_classes,
+    mse,
+    regression_curves,
 )
 from tests.inventory import table_names
 

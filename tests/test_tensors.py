@@ -5,7 +5,13 @@ import pytest
 import torch
 
 from snippets import tensors
-from snippets.tensors import broadcast, figure_broadcast_bug, figure_broadcasting, pick_device, standardise
+from snippets.tensors import (
+    broadcast,
+    figure_broadcast_bug,
+    figure_broadcasting,
+    pick_device,
+    standardise,
+)
 
 
 def shares_memory(tensor, array):
