@@ -142,7 +142,7 @@ def graphs(page: Page, url: str) -> None:
     page.get_by_text("Fit to screen", exact=True).first.click()
 
 
-DASHBOARDS = {"scalars": (scalars, 930), "histograms": (histograms, 720), "graphs": (graphs, 900)}
+DASHBOARDS = {"scalars": (scalars, 770), "histograms": (histograms, 690), "graphs": (graphs, 900)}
 
 
 def capture(url: str, output_dir: Path) -> list[Path]:
