@@ -480,9 +480,13 @@ def test_weighted_random_sampler_balances_the_classes(digits):
 def test_the_balanced_sampler_draws_the_rare_examples_again_and_again(digits):
     rare = imbalanced_subset(digits, {0: 150, 1: 50, 2: 10})
     labels = digits.labels[rare.indices]
-    drawn = Counter(balanced_sampler(labels, generator=torch.Generator().manual_seed(0)))
+    sampler = balanced_sampler(labels, generator=torch.Generator().manual_seed(0))
+    drawn = Counter(sampler)
     twos = [index for index in range(210) if labels[index] == 2]
     assert sum(drawn[index] for index in twos) > 40 and max(drawn[index] for index in twos) > 3
+    assert len(drawn) < 210  # some examples are not drawn in an epoch...
+    many = Counter(index for _ in range(20) for index in sampler)
+    assert set(many) == set(range(210))  # ...but every one is, over many epochs
 
 
 # IterableDataset
@@ -537,9 +541,11 @@ def test_the_sharded_stream_gives_every_example_exactly_once(digits_csv, num_wor
     assert sharded == once
 
 
-def test_shuffling_a_stream_is_refused(digits_csv):
+def test_a_stream_cannot_be_shuffled_and_has_no_length(digits_csv):
     with pytest.raises(ValueError, match="expected unspecified shuffle option"):
         DataLoader(DigitsFile(digits_csv), shuffle=True)
+    with pytest.raises(TypeError, match="has no len"):
+        len(DataLoader(DigitsFile(digits_csv)))
 
 
 # Figures
