@@ -431,8 +431,9 @@ def test_seeded_augmentation_in_workers_is_the_same_on_every_run():
     def run():
         return worker_shifts(RandomShift(), generator=torch.Generator().manual_seed(5))
 
-    assert run() == run()
-    assert run() != worker_shifts(RandomShift(), generator=torch.Generator().manual_seed(6))
+    first = run()
+    assert run() == first
+    assert worker_shifts(RandomShift(), generator=torch.Generator().manual_seed(6)) != first
 
 
 class Draws(Dataset):
@@ -492,9 +493,9 @@ def test_the_balanced_sampler_draws_the_rare_examples_again_and_again(digits):
 # IterableDataset
 
 
-@pytest.fixture()
-def digits_csv(tmp_path):
-    path = tmp_path / "digits.csv"
+@pytest.fixture(scope="module")
+def digits_csv(tmp_path_factory):
+    path = tmp_path_factory.mktemp("stream") / "digits.csv"
     write_digits_csv(path)
     return path
 
@@ -508,14 +509,20 @@ def examples(loader):
     return found
 
 
-def test_the_file_holds_the_digits_and_writing_it_again_gives_the_same_file(digits_csv):
+@pytest.fixture(scope="module")
+def every_example_once(digits_csv):
+    return examples(DataLoader(DigitsFile(digits_csv), batch_size=64))
+
+
+def test_the_file_holds_the_digits_and_writing_it_again_gives_the_same_file(digits_csv, tmp_path):
     arrays = load_digits()
     lines = digits_csv.read_text().splitlines()
     assert len(lines) == 1797
     assert [int(value) for value in lines[5].split(",")] == [arrays.target[5], *arrays.data[5].astype(int)]
-    before = digits_csv.read_bytes()
-    write_digits_csv(digits_csv)
-    assert digits_csv.read_bytes() == before
+    again = tmp_path / "digits.csv"
+    write_digits_csv(again)
+    write_digits_csv(again)  # a second run in the same folder
+    assert again.read_bytes() == digits_csv.read_bytes()
 
 
 def test_the_stream_yields_what_the_dataset_holds(digits, digits_csv):
@@ -526,19 +533,17 @@ def test_the_stream_yields_what_the_dataset_holds(digits, digits_csv):
         assert torch.equal(image, digits[index][0]) and label == digits[index][1] and label.dtype == torch.int64
 
 
-def test_a_stream_that_ignores_the_workers_gives_every_example_once_per_worker(digits_csv):
-    once = examples(DataLoader(DigitsFile(digits_csv), batch_size=64))
+def test_a_stream_that_ignores_the_workers_gives_every_example_once_per_worker(digits_csv, every_example_once):
     twice = examples(DataLoader(DigitsFile(digits_csv), batch_size=64, num_workers=2))
-    assert twice == Counter({example: 2 * count for example, count in once.items()})
+    assert twice == Counter({example: 2 * count for example, count in every_example_once.items()})
 
 
 @pytest.mark.parametrize("num_workers", [0, 2, 3])
-def test_the_sharded_stream_gives_every_example_exactly_once(digits_csv, num_workers):
-    once = examples(DataLoader(DigitsFile(digits_csv), batch_size=64))
-    assert sum(once.values()) == 1797
+def test_the_sharded_stream_gives_every_example_exactly_once(digits_csv, every_example_once, num_workers):
+    assert sum(every_example_once.values()) == 1797
     with three_workers():
         sharded = examples(DataLoader(ShardedDigitsFile(digits_csv), batch_size=64, num_workers=num_workers))
-    assert sharded == once
+    assert sharded == every_example_once
 
 
 def test_a_stream_cannot_be_shuffled_and_has_no_length(digits_csv):
@@ -554,9 +559,11 @@ def test_a_stream_cannot_be_shuffled_and_has_no_length(digits_csv):
 def test_figures_draw_twenty_digits_and_nine_shifts():
     import matplotlib.pyplot as plt
 
-    for draw, panels in [(figure_digits, 20), (figure_shifts, 9)]:
-        figure = draw()
-        assert len(figure.axes) == panels and all(ax.images for ax in figure.axes)
-        plt.close(figure)
-    assert [figure_digits().axes[index].get_title() for index in (0, 9, 10)] == ["0", "9", "0"]
-    plt.close("all")
+    digits, shifted = figure_digits(), figure_shifts()
+    try:
+        assert len(digits.axes) == 20 and all(ax.images for ax in digits.axes)
+        assert [digits.axes[index].get_title() for index in (0, 9, 10)] == ["0", "9", "0"]
+        assert len(shifted.axes) == 9 and all(ax.images for ax in shifted.axes)
+    finally:
+        plt.close(digits)
+        plt.close(shifted)
