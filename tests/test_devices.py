@@ -66,7 +66,7 @@ def test_the_epoch_loss_is_the_mean_per_sample_even_with_a_smaller_last_batch():
         expected_total += loss.item() * len(targets)
         batch_means.append(loss.item())
     assert sizes == [300, 300, 300, 100]
-    mean = train_one_epoch(model, loader, nn.CrossEntropyLoss(), optimizer, CPU)
+    mean = train_one_epoch(model, loader, nn.CrossEntropyLoss(), optimizer, device=CPU)
     assert mean == pytest.approx(expected_total / 1000, rel=1e-6)
     assert mean != pytest.approx(sum(batch_means) / 4, rel=1e-4)  # not the mean of the batches' means
     for trained, by_hand in zip(model.parameters(), reference.parameters()):
