@@ -300,7 +300,7 @@ def figure_speed():
     left.set_yscale("log")
     left.set_xlabel("batch size")
     left.set_ylabel("microseconds per forward pass (log scale)")
-    left.set_title("One forward pass (median of many)")
+    left.set_title("One forward pass on the CPU (median of many)")
     left.legend(frameon=False, fontsize=8)
     calls = {
         "eager call": per_call["eager, float32"][0],
