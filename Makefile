@@ -65,7 +65,12 @@ MATRIX = $(PYTHON) harness/matrix.py
 MATRIX_ENVS = $(shell $(MATRIX) names)
 MATRIX_VENVS := .venv-matrix
 
-.PHONY: test-matrix lock-matrix update-outputs
+.PHONY: test-matrix lock-matrix update-outputs clean-matrix
+
+# make distclean removes the matrix's venvs too.
+distclean: clean-matrix
+clean-matrix:
+	rm -rf $(MATRIX_VENVS)
 
 # Every environment is checked, even after one fails; the last line names those that failed.
 test-matrix:
