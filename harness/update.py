@@ -19,6 +19,7 @@ or already matched, 1 when a page was refused. As a pytest plugin, `-p harness.u
 
 from __future__ import annotations
 
+import difflib
 import doctest
 import os
 import re
@@ -163,41 +164,44 @@ def doctest_edit(text: str, line: int, example: doctest.Example) -> Edit:
             and not FENCE.match(lines[end]):
         end += 1
     indent = _indentation(lines[prompt])
-    got = example.got.rstrip("\n").split("\n") if example.got.strip() else []
-    got = [line.rstrip() or BLANKLINE for line in got]
-    shown = [line.removeprefix(indent) for line in lines[first:end]]
+    got = [line.rstrip() for line in example.got.rstrip("\n").split("\n")] if example.got.strip() else []
     exception = example.exc_msg is not None and got[:1] == [doctests.TRACEBACK_HEADER]
+    if exception:  # compared as the harness compares it: blank lines ignored, a tab as four spaces
+        got = [line.expandtabs(4) for line in got if line]
     matches = _exception_matches if exception else _doctest_matches
+    shown = [line.removeprefix(indent) for line in lines[first:end]]
     answer = merge(shown, got, matches)
     if not matches("\n".join(answer), "\n".join(got)):
         answer = got
+    answer = [line or BLANKLINE for line in answer]
     return Edit(first, end - first, [indent + line for line in answer], line, ">>> answer")
 
 
 def merge(shown: list[str], got: list[str], matches) -> list[str]:
-    """`got`, except that each shown line that still matches its counterpart is kept as shown (a line that is
-    only `...` stands for any number of lines). Of the ways to line the two up, it takes the one that keeps
-    the most shown lines, then the one that leaves the most lines in their place (a changed line replaces
-    the line it was, rather than hiding under a `...` beside it), then the one whose `...` covers most."""
+    """`got`, except that each shown line that still matches what it stood for is kept as shown: a line with
+    `...` may stand for several printed lines (a line that is only `...`, for none). Of the ways to line the
+    two up, it takes the one that keeps the most shown lines, then the one that leaves the most lines in
+    their place (a changed line replaces the line it was, rather than hiding under a `...` beside it), then
+    the one whose replaced lines are most like the lines they replace, then the one whose kept lines cover
+    the most printed lines."""
     n, m = len(shown), len(got)
     # best[i][j]: the score of lining up shown[i:] with got[j:], and the step taken (what to write, where next)
-    best = [[((0, 0, 0), None)] * (m + 1) for _ in range(n + 1)]
+    best = [[((0, 0, 0.0, 0), None)] * (m + 1) for _ in range(n + 1)]
     for j in range(m - 1, -1, -1):
         best[n][j] = (best[n][j + 1][0], (got[j], n, j + 1))
     for i in range(n - 1, -1, -1):
-        ellipsis = shown[i].strip() == "..."
+        ellipsis = "..." in shown[i]
         for j in range(m, -1, -1):
             choices = [(best[i + 1][j][0], (None, i + 1, j))]  # the shown line goes
             if j < m:
                 choices.append((best[i][j + 1][0], (got[j], i, j + 1)))  # the printed line is written before it
-                kept, placed, covered = best[i + 1][j + 1][0]
-                choices.append(((kept, placed + 1, covered), (got[j], i + 1, j + 1)))  # it replaces the shown one
-                if not ellipsis and matches(shown[i], got[j]):  # the shown line still matches: kept
-                    choices.append(((kept + 1, placed + 1, covered), (shown[i], i + 1, j + 1)))
-            if ellipsis:
-                for k in range(j, m + 1):  # it stands for the printed lines j to k
-                    kept, placed, covered = best[i + 1][k][0]
-                    choices.append(((kept + 1, placed, covered + k - j), (shown[i], i + 1, k)))
+                kept, placed, alike, covered = best[i + 1][j + 1][0]
+                likeness = difflib.SequenceMatcher(None, shown[i], got[j]).ratio()
+                choices.append(((kept, placed + 1, alike + likeness, covered), (got[j], i + 1, j + 1)))  # replaces it
+            for k in range(j, m + 1) if ellipsis else range(j + 1, min(j + 2, m + 1)):
+                if matches(shown[i], "\n".join(got[j:k])):  # the shown line stands for the printed lines j to k
+                    kept, placed, alike, covered = best[i + 1][k][0]
+                    choices.append(((kept + 1, placed + 1, alike + 1, covered + k - j), (shown[i], i + 1, k)))
             best[i][j] = max(choices, key=lambda choice: choice[0])
     lines, i, j = [], 0, 0
     while (i, j) != (n, m):
@@ -213,19 +217,14 @@ def _output_matches(want: str, got: str) -> bool:
 
 
 def _doctest_matches(want: str, got: str) -> bool:
-    return doctest.OutputChecker().check_output(_blank_lines(want) + "\n", got + "\n", doctests.FLAGS)
+    return doctest.OutputChecker().check_output(want + "\n", got + "\n", doctests.FLAGS)
 
 
 def _exception_matches(want: str, got: str) -> bool:
-    if doctests.TRACEBACK_HEADER not in want or doctests.TRACEBACK_HEADER not in got:
-        return doctest.OutputChecker().check_output(want + "\n", got + "\n", doctests.EXCEPTION_FLAGS)
-    return doctest.OutputChecker().check_output(
-        doctests._lines(doctests.shown_exception(want)), doctests._lines(doctests.shown_exception(got)),
-        doctests.EXCEPTION_FLAGS)
-
-
-def _blank_lines(text: str) -> str:
-    return "\n".join("" if line.strip() == BLANKLINE else line for line in text.split("\n"))
+    """As harness/doctests.py compares a shown exception: from the line after the header and its `...`."""
+    if doctests.TRACEBACK_HEADER in want and doctests.TRACEBACK_HEADER in got:
+        want, got = doctests.shown_exception(want), doctests.shown_exception(got)
+    return doctest.OutputChecker().check_output(doctests._lines(want), doctests._lines(got), doctests.EXCEPTION_FLAGS)
 
 
 def _normalised(text: str) -> str:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch  # noqa: F401  (loaded before pytester runs: it unloads what a run imports, and numpy cannot reload)
 
-from harness.update import merge
+from harness.update import _output_matches, merge
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -134,11 +134,16 @@ def test_an_ellipsis_is_kept_wherever_its_pattern_still_matches(project):
     ''')
 
 
-def test_a_changed_line_is_written_out_rather_than_hidden_under_an_ellipsis():
-    assert merge(["loss 0.5", "...", "acc 0.9"], ["loss 0.6", "epoch 2", "acc 0.8"], str.__eq__) == [
-        "loss 0.6", "...", "acc 0.8"]
-    assert merge(["a", "b"], ["a", "x", "b"], str.__eq__) == ["a", "x", "b"]
-    assert merge(["a", "gone"], ["a"], str.__eq__) == ["a"]
+def test_a_changed_line_replaces_the_line_it_was_rather_than_hiding_under_an_ellipsis():
+    def rewritten(shown: str, printed: str) -> str:
+        return "\n".join(merge(shown.split("\n"), printed.split("\n"), _output_matches))
+
+    assert rewritten("loss 0.5\n...\nacc 0.9", "loss 0.6\nepoch 2\nacc 0.8") == "loss 0.6\n...\nacc 0.8"
+    assert rewritten("error: ...\n(1) in 2.5, ...\nnote: ...", "error: bad file\n(1) in 2.6, x\n(2) or y\nnote: z"
+                     ) == "error: ...\n(1) in 2.6, x\n(2) or y\nnote: ..."
+    assert rewritten("a\n...\nz", "a\nb\nc\ny") == "a\n...\ny"
+    assert rewritten("a\nb", "a\nx\nb") == "a\nx\nb"
+    assert rewritten("a\ngone", "a") == "a"
 
 
 def test_doctest_answers_are_rewritten_in_place_with_their_indentation(project):
