@@ -93,6 +93,8 @@ index=$$($(MATRIX) torch-index $*); if [ -n "$$index" ]; then \
   $(MATRIX_VENVS)/$*/bin/python -m pip install --quiet --no-deps --index-url "$$index" "$$($(MATRIX) torch $*)"; fi
 endef
 
+# Kept once made: make deletes a file that only a chain of pattern rules made, and would reinstall each time.
+.PRECIOUS: $(MATRIX_VENVS)/%/.installed
 $(MATRIX_VENVS)/%/.installed: matrix/%.txt
 	$(matrix_venv)
 	$(MATRIX_VENVS)/$*/bin/python -m pip install --quiet --requirement matrix/$*.txt
