@@ -4,4 +4,7 @@ pages.py     the Sybil configuration the root conftest.py uses (parsers, evaluat
 fences.py    which fences are Python, shared with the layout test
 embed.py     `--8<--` includes expanded by pymdownx.snippets itself, configured from mkdocs.yml
 session.py   process-wide state a page may change, reset so each page runs as in a fresh interpreter
+variants.py  content tabs labelled by environment, each checked where it applies
+matrix.py    the environments of matrix/environments.toml, for the Makefile, CI, the footer and matrix runs
+update.py    `make update-outputs`: shown outputs rewritten to what the code prints
 """

@@ -6,10 +6,13 @@ The footer (overrides/partials/copyright.html) shows them, so the site never sta
 import platform
 from importlib.metadata import version
 
+from harness.matrix import checked_with
+
 
 def on_config(config):
     config.extra["checked_with"] = {
         "torch": version("torch"),
         "python": platform.python_version(),
+        "matrix": checked_with(),  # the further environments `make test-matrix` checks
     }
     return config
