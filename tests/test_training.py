@@ -1,0 +1,209 @@
+"""Tests of snippets/training.py (docs/training.md): the training loop, the checkpoint that resumes exactly."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+
+from snippets.models import MLP
+from snippets.training import (
+    evaluate,
+    load_checkpoint,
+    save_checkpoint,
+    train_one_epoch,
+)
+
+EPOCHS = 6
+
+
+def make_run(seed=0):
+    """A small run with every kind of state a resume must restore: dropout (torch's generator), a shuffling
+    DataLoader (its own generator), AdamW's moments and a OneCycleLR stepped per batch."""
+    data = torch.Generator().manual_seed(seed)
+    inputs = torch.randn(96, 4, generator=data)
+    targets = (inputs[:, 0] + inputs[:, 1] > 0).long()
+    torch.manual_seed(seed)
+    model = MLP(num_inputs=4, num_classes=2, hidden=(16,), dropout=0.3)
+    optimizer = torch.optim.AdamW(model.parameters())
+    generator = torch.Generator().manual_seed(seed)
+    loader = DataLoader(TensorDataset(inputs, targets), batch_size=16, shuffle=True, generator=generator)
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=0.05, epochs=EPOCHS,
+                                                    steps_per_epoch=len(loader))
+    return model, optimizer, scheduler, generator, loader
+
+
+def train(run, first, last, log):
+    model, optimizer, scheduler, _, loader = run
+    for epoch in range(first, last + 1):
+        loss = train_one_epoch(model, loader, nn.CrossEntropyLoss(), optimizer, scheduler)
+        log.append((epoch, optimizer.param_groups[0]["lr"], loss))
+
+
+def test_a_run_resumed_from_its_checkpoint_ends_bitwise_equal(tmp_path):
+    uninterrupted, log = make_run(), []
+    train(uninterrupted, 1, EPOCHS, log)
+
+    stopped, resumed_log = make_run(), []
+    train(stopped, 1, 3, resumed_log)
+    model, optimizer, scheduler, generator, _ = stopped
+    save_checkpoint(tmp_path / "run.pt", model=model, optimizer=optimizer, scheduler=scheduler, epoch=3,
+                    generator=generator, best_loss=0.5)
+    torch.manual_seed(1234)  # a new process: torch's generator is elsewhere
+
+    resumed = make_run()
+    model, optimizer, scheduler, generator, _ = resumed
+    state = load_checkpoint(tmp_path / "run.pt", model=model, optimizer=optimizer, scheduler=scheduler,
+                            generator=generator)
+    assert state == {"epoch": 3, "best_loss": 0.5}
+    assert optimizer.param_groups[0]["lr"] == log[2][1], "the rate the schedule had reached"
+    train(resumed, state["epoch"] + 1, EPOCHS, resumed_log)
+
+    assert resumed_log == log  # every epoch's rate and loss, exactly
+    for a, b in zip(uninterrupted[0].state_dict().values(), resumed[0].state_dict().values()):
+        assert torch.equal(a, b)
+    for a, b in zip(uninterrupted[1].state_dict()["state"].values(), resumed[1].state_dict()["state"].values()):
+        assert all(torch.equal(a[key], b[key]) for key in a)
+    assert uninterrupted[2].state_dict() == resumed[2].state_dict()
+    assert torch.equal(uninterrupted[3].get_state(), resumed[3].get_state())
+
+
+def resume_leaving_out(tmp_path, piece):
+    """Stop after 3 epochs, then resume as a fresh process would, with one piece of state not restored."""
+    stopped, log = make_run(), []
+    train(stopped, 1, 3, log)
+    model, optimizer, scheduler, generator, _ = stopped
+    save_checkpoint(tmp_path / "run.pt", model=model, optimizer=optimizer, epoch=3,
+                    scheduler=None if piece == "scheduler" else scheduler,
+                    generator=None if piece == "generator" else generator)
+    torch.manual_seed(1234)
+    resumed = make_run()
+    model, optimizer, scheduler, generator, _ = resumed
+    load_checkpoint(tmp_path / "run.pt", model=model, optimizer=optimizer,
+                    scheduler=None if piece == "scheduler" else scheduler,
+                    generator=None if piece == "generator" else generator)
+    if piece == "torch":
+        torch.manual_seed(1234)  # as if the checkpoint had not saved torch's generator
+    train(resumed, 4, EPOCHS, log)
+    return resumed, log
+
+
+@pytest.mark.parametrize("piece", ["scheduler", "generator", "torch"])
+def test_each_piece_of_state_is_needed(tmp_path, piece):
+    uninterrupted, log = make_run(), []
+    train(uninterrupted, 1, EPOCHS, log)
+    resumed, resumed_log = resume_leaving_out(tmp_path, piece)
+    assert resumed_log[:3] == log[:3]
+    assert resumed_log[3:] != log[3:]
+    assert not torch.equal(uninterrupted[0].layers[0].weight, resumed[0].layers[0].weight)
+    rates = [rate for _, rate, _ in log]
+    resumed_rates = [rate for _, rate, _ in resumed_log]
+    if piece == "scheduler":
+        assert resumed_rates[3:] == rates[:3], "the schedule started again from its warm-up"
+    else:
+        assert resumed_rates == rates, "only the scheduler decides the rate"
+
+
+def test_the_scheduler_state_is_resumed_or_refused(tmp_path):
+    model, optimizer, scheduler, generator, _ = make_run()
+    save_checkpoint(tmp_path / "with.pt", model=model, optimizer=optimizer, scheduler=scheduler, epoch=1)
+    save_checkpoint(tmp_path / "without.pt", model=model, optimizer=optimizer, epoch=1)
+    with pytest.raises(ValueError, match=r"with\.pt has a scheduler state: pass scheduler= to resume it"):
+        load_checkpoint(tmp_path / "with.pt", model=model, optimizer=optimizer)
+    with pytest.raises(ValueError, match=r"without\.pt has no scheduler state to resume"):
+        load_checkpoint(tmp_path / "without.pt", model=model, optimizer=optimizer, scheduler=scheduler)
+    with pytest.raises(ValueError, match=r"without\.pt has no generator state to resume"):
+        load_checkpoint(tmp_path / "without.pt", model=model, generator=generator)
+    assert load_checkpoint(tmp_path / "with.pt", model=model) == {"epoch": 1}, "weights only, for inference"
+
+
+def test_an_interrupted_save_leaves_the_previous_checkpoint(tmp_path, monkeypatch):
+    model, optimizer, _, _, _ = make_run()
+    path = tmp_path / "run.pt"
+    save_checkpoint(path, model=model, optimizer=optimizer, epoch=1)
+    real_save = torch.save
+
+    def dies_halfway(obj, file):
+        real_save(obj, file)
+        file.truncate(file.tell() // 2)
+        raise KeyboardInterrupt  # the process is stopped in the middle of writing
+
+    monkeypatch.setattr(torch, "save", dies_halfway)
+    with pytest.raises(KeyboardInterrupt):
+        save_checkpoint(path, model=model, optimizer=optimizer, epoch=2)
+    monkeypatch.undo()
+    assert load_checkpoint(path, model=model)["epoch"] == 1
+    save_checkpoint(path, model=model, optimizer=optimizer, epoch=2)  # the next save replaces the leftover
+    assert load_checkpoint(path, model=model)["epoch"] == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run.pt"]
+
+
+def test_extras_must_be_plain_data(tmp_path):
+    model, optimizer, _, _, _ = make_run()
+    scaler = torch.amp.GradScaler("cpu")
+    save_checkpoint(tmp_path / "ok.pt", model=model, optimizer=optimizer, epoch=1, scaler=scaler.state_dict(),
+                    history=[0.5, 0.25], note="lr found by a sweep")
+    state = load_checkpoint(tmp_path / "ok.pt", model=model)
+    assert state == {"epoch": 1, "scaler": scaler.state_dict(), "history": [0.5, 0.25], "note": "lr found by a sweep"}
+    save_checkpoint(tmp_path / "object.pt", model=model, optimizer=optimizer, epoch=1, scaler=scaler)
+    with pytest.raises(Exception, match="Weights only load failed"):  # torch.load refuses to unpickle objects
+        load_checkpoint(tmp_path / "object.pt", model=model)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_a_checkpoint_saved_on_a_gpu_loads_on_the_cpu_and_back(tmp_path):
+    model, _, _, generator, loader = make_run()
+    model.cuda()
+    optimizer = torch.optim.AdamW(model.parameters())
+    train_one_epoch(model, loader, nn.CrossEntropyLoss(), optimizer, device="cuda")
+    save_checkpoint(tmp_path / "gpu.pt", model=model, optimizer=optimizer, epoch=1, generator=generator,
+                    best_weights=model.state_dict())
+    cpu_model = make_run()[0]
+    cpu_optimizer = torch.optim.AdamW(cpu_model.parameters())
+    state = load_checkpoint(tmp_path / "gpu.pt", model=cpu_model, optimizer=cpu_optimizer, generator=generator)
+    assert all(tensor.device.type == "cpu" for tensor in state["best_weights"].values())
+    assert torch.equal(cpu_model.layers[0].weight, model.layers[0].weight.cpu())
+    state = load_checkpoint(tmp_path / "gpu.pt", model=model, optimizer=optimizer, generator=generator,
+                            map_location="cuda")  # the RNG states come back as CUDA tensors: moved to the CPU
+    assert all(tensor.is_cuda for tensor in state["best_weights"].values())
+    assert all(value.is_cuda for value in optimizer.state_dict()["state"][0].values() if value.dim())
+
+
+# The training loop --------------------------------------------------------------------------------------------
+
+
+def test_train_one_epoch_returns_the_mean_loss_over_examples_and_steps_a_scheduler_per_batch():
+    model, optimizer, scheduler, _, loader = make_run()
+    steps = scheduler.last_epoch
+    loss = train_one_epoch(model, loader, nn.CrossEntropyLoss(), optimizer, scheduler, device="cpu")
+    assert scheduler.last_epoch == steps + len(loader)
+    assert model.training
+    assert isinstance(loss, float) and 0 < loss < 2
+
+
+def test_train_one_epoch_weights_a_short_last_batch_by_its_size():
+    model = nn.Linear(1, 1, bias=False)
+    nn.init.zeros_(model.weight)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.0)  # nothing moves: the losses are known
+    targets = torch.tensor([[1.0], [1.0], [4.0]])
+    loader = DataLoader(TensorDataset(torch.ones(3, 1), targets), batch_size=2)  # batches of 2 and 1
+    assert train_one_epoch(model, loader, nn.MSELoss(), optimizer) == pytest.approx((1 + 1 + 16) / 3)
+
+
+def test_evaluate_counts_accuracy_learns_nothing_and_restores_the_mode():
+    model = nn.Sequential(nn.Linear(2, 2), nn.Dropout(0.5))
+    with torch.no_grad():
+        model[0].weight.copy_(torch.eye(2))
+        model[0].bias.zero_()
+    inputs = torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0], [0.0, 1.0]])
+    loader = DataLoader(TensorDataset(inputs, torch.tensor([0, 1, 1, 1])), batch_size=3)
+    before = [p.clone() for p in model.parameters()]
+    for mode in (True, False):
+        model.train(mode)
+        loss, accuracy = evaluate(model, loader, nn.CrossEntropyLoss(), device="cpu")
+        assert accuracy == 0.75, "dropout is off in eval mode: the logits are the inputs"
+        assert model.training is mode
+    expected = nn.CrossEntropyLoss()(inputs, torch.tensor([0, 1, 1, 1])).item()
+    assert loss == pytest.approx(expected)
+    assert all(torch.equal(a, b) and a.grad is None for a, b in zip(model.parameters(), before))
