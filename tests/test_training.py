@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
+import re
+
 import pytest
 import torch
 from torch import nn
@@ -9,9 +13,18 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from snippets.models import MLP
 from snippets.training import (
+    Augmented,
+    EarlyStopping,
+    confusion_matrix,
+    digits_splits,
     evaluate,
+    figure_overfitting,
+    fit,
     load_checkpoint,
+    overfit,
+    predict,
     save_checkpoint,
+    seed_worker,
     train_one_epoch,
 )
 
@@ -207,3 +220,170 @@ def test_evaluate_counts_accuracy_learns_nothing_and_restores_the_mode():
     expected = nn.CrossEntropyLoss()(inputs, torch.tensor([0, 1, 1, 1])).item()
     assert loss == pytest.approx(expected)
     assert all(torch.equal(a, b) and a.grad is None for a, b in zip(model.parameters(), before))
+
+
+# The page's pieces --------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return digits_splits()
+
+
+def test_the_digits_split_into_three_disjoint_sets_covering_all_images(digits):
+    train_set = digits[0]
+    indices = [set(subset.indices) for subset in digits]
+    assert [len(s) for s in indices] == [1258, 270, 269]
+    assert set.union(*indices) == set(range(1797)) and sum(map(len, indices)) == 1797
+    assert [subset.indices for subset in digits_splits()] == [subset.indices for subset in digits], "seeded"
+    assert [subset.indices for subset in digits_splits(seed=1)] != [subset.indices for subset in digits]
+    images, labels = train_set.dataset.tensors
+    assert images.shape == (1797, 64) and images.dtype == torch.float32
+    assert images.min() == 0 and images.max() == 1
+    assert labels.dtype == torch.int64 and labels.unique().tolist() == list(range(10))
+
+
+def test_the_overfitting_run_overfits(digits):
+    train_set, val_set, _ = digits
+    model, history = overfit(train_set, val_set)
+    training, validation = history["training"], history["validation"]
+    assert len(training) == len(validation) == 40
+    best = min(range(40), key=validation.__getitem__)
+    assert 2 <= best < 20, "the validation loss turns up early in the run"
+    assert validation[-1] > 1.3 * validation[best], "and ends well above its lowest"
+    assert training[-1] < 1e-3 < training[best], "while the training loss keeps falling"
+    assert sum(p.numel() for p in model.parameters()) > 1000 * 60
+
+
+def test_early_stopping_stops_after_patience_epochs_without_a_better_loss_and_keeps_a_copy():
+    model = nn.Linear(1, 1)
+    stopper = EarlyStopping(patience=2)
+    decisions = []
+    for epoch, loss in enumerate([3.0, 2.0, 2.5, 1.5, 1.5, 1.6], start=1):
+        with torch.no_grad():
+            model.weight.fill_(epoch)
+        decisions.append(stopper.step(loss, model, epoch))
+    assert decisions == [False, False, False, False, False, True], "an equal loss is no improvement"
+    assert (stopper.best_epoch, stopper.best_loss, stopper.stopped) == (4, 1.5, True)
+    assert stopper.best_weights["weight"].item() == 4.0, "the weights of epoch 4, not the live ones (6)"
+
+
+def test_early_stopping_state_goes_through_a_checkpoint(tmp_path):
+    model, optimizer, _, _, _ = make_run()
+    stopper = EarlyStopping(patience=3)
+    stopper.step(0.7, model, 1)
+    save_checkpoint(tmp_path / "run.pt", model=model, optimizer=optimizer, epoch=1,
+                    early_stopping=stopper.state_dict())
+    restored = EarlyStopping(patience=99)
+    restored.load_state_dict(load_checkpoint(tmp_path / "run.pt", model=model)["early_stopping"])
+    assert (restored.patience, restored.best_loss, restored.best_epoch, restored.stopped) == (3, 0.7, 1, False)
+    assert all(torch.equal(a, b) for a, b in zip(restored.best_weights.values(), model.state_dict().values()))
+
+
+def run_fit(path, digits, **options):
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        model = fit(path, digits[0], digits[1], **options)
+    return model, out.getvalue().splitlines()
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(digits, tmp_path_factory):
+    path = tmp_path_factory.mktemp("fit") / "run.pt"
+    model, lines = run_fit(path, digits)
+    return path, model, lines
+
+
+def test_fit_stops_early_and_returns_its_best_epoch(digits, uninterrupted):
+    path, model, lines = uninterrupted
+    losses = [float(re.search(r"validation loss (\S+)", line)[1]) for line in lines]
+    state = torch.load(path, weights_only=True)
+    stopper = state["extra"]["early_stopping"]
+    assert stopper["stopped"] and len(lines) == state["epoch"] < 15
+    assert stopper["best_epoch"] == 1 + losses.index(min(losses)) == state["epoch"] - stopper["patience"]
+    val_loss, _ = evaluate(model, DataLoader(digits[1], batch_size=512), nn.CrossEntropyLoss())
+    assert val_loss == pytest.approx(stopper["best_loss"], abs=1e-6)
+    assert state["extra"]["versions"] == {"torch": torch.__version__, "cuda": torch.version.cuda}
+
+
+@pytest.mark.parametrize("stop_after", [1, 9])
+def test_fit_killed_after_any_epoch_resumes_to_the_same_lines_and_weights(digits, uninterrupted, tmp_path,
+                                                                        stop_after):
+    _, model, lines = uninterrupted
+    assert run_fit(tmp_path / "run.pt", digits, stop_after=stop_after) == (None, lines[:stop_after])
+    torch.manual_seed(1234)
+    resumed, resumed_lines = run_fit(tmp_path / "run.pt", digits)
+    assert resumed_lines == [f"resuming after epoch {stop_after}", *lines[stop_after:]]
+    for a, b in zip(model.state_dict().values(), resumed.state_dict().values()):
+        assert torch.equal(a, b)
+
+
+def test_fit_given_a_finished_run_trains_no_further(digits, uninterrupted, tmp_path):
+    path, model, lines = uninterrupted
+    copy = tmp_path / "finished.pt"
+    copy.write_bytes(path.read_bytes())
+    again, again_lines = run_fit(copy, digits)
+    assert again_lines == [f"resuming after epoch {len(lines)}"]
+    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), again.state_dict().values()))
+
+
+def test_the_figure_draws_both_curves_and_marks_the_best_epoch():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure = figure_overfitting()
+    try:
+        (ax,) = figure.axes
+        curves = [line for line in ax.get_lines() if len(line.get_xdata()) == 40]
+        assert [line.get_label() for line in curves] == ["training loss (60 images)", "validation loss (270 images)"]
+        marker = [line for line in ax.get_lines() if line not in curves]
+        assert len(marker) == 1 and list(marker[0].get_xdata()) == [6, 6]
+        assert "epoch 6" in ax.texts[0].get_text()
+    finally:
+        plt.close(figure)
+
+
+# Workers and metrics ------------------------------------------------------------------------------------------
+
+
+def load_augmented(num_workers, seed=0, init=seed_worker):
+    loader = DataLoader(Augmented(), batch_size=2, num_workers=num_workers, worker_init_fn=init,
+                        generator=torch.Generator().manual_seed(seed))
+    return torch.cat(list(loader))
+
+
+def test_workers_copy_the_dataset_generator_unless_seed_worker_reseeds_it():
+    copied = load_augmented(num_workers=2, init=None)
+    assert torch.equal(copied[0:2], copied[2:4]) and torch.equal(copied[4:6], copied[6:8])
+    reseeded = load_augmented(num_workers=2)
+    assert len(set(reseeded.tolist())) == 8
+    assert torch.equal(reseeded, load_augmented(num_workers=2)), "the same seed, the same batches"
+    assert not torch.equal(reseeded, load_augmented(num_workers=2, seed=1))
+    assert not torch.equal(reseeded, load_augmented(num_workers=1)), "the seeds go to the workers"
+
+
+def test_confusion_matrix_and_recall_agree_with_scikit_learn():
+    from sklearn import metrics
+
+    generator = torch.Generator().manual_seed(0)
+    labels = torch.randint(0, 4, (500,), generator=generator)
+    predictions = torch.where(torch.rand(500, generator=generator) < 0.7, labels,
+                              torch.randint(0, 4, (500,), generator=generator))
+    predictions[predictions == 3] = 2  # class 3 is never predicted: a column of zeros
+    matrix = confusion_matrix(predictions, labels, num_classes=4)
+    assert matrix.tolist() == metrics.confusion_matrix(labels, predictions, labels=range(4)).tolist()
+    recall = (matrix.diag() / matrix.sum(dim=1)).tolist()
+    assert recall == pytest.approx(metrics.recall_score(labels, predictions, average=None).tolist())
+
+
+def test_predict_returns_every_prediction_in_order_and_restores_the_mode(digits):
+    model = MLP(num_inputs=64, num_classes=10, dropout=0.5)
+    loader = DataLoader(digits[2], batch_size=100)
+    predictions, labels = predict(model, loader)
+    assert model.training
+    images = torch.stack([image for image, _ in digits[2]])
+    model.eval()
+    assert torch.equal(predictions, model(images).argmax(dim=1))
+    assert torch.equal(labels, torch.stack([label for _, label in digits[2]]))
