@@ -63,9 +63,7 @@ def test_a_run_resumed_from_its_checkpoint_ends_bitwise_equal(tmp_path):
     model, optimizer, scheduler, generator, _ = stopped
     save_checkpoint(tmp_path / "run.pt", model=model, optimizer=optimizer, scheduler=scheduler, epoch=3,
                     generator=generator, best_loss=0.5)
-    torch.manual_seed(1234)  # a new process: torch's generator is elsewhere
-
-    resumed = make_run()
+    resumed = make_run()  # as a new process would: seeded, so its generators are back at the start
     model, optimizer, scheduler, generator, _ = resumed
     state = load_checkpoint(tmp_path / "run.pt", model=model, optimizer=optimizer, scheduler=scheduler,
                             generator=generator)
@@ -90,14 +88,14 @@ def resume_leaving_out(tmp_path, piece):
     save_checkpoint(tmp_path / "run.pt", model=model, optimizer=optimizer, epoch=3,
                     scheduler=None if piece == "scheduler" else scheduler,
                     generator=None if piece == "generator" else generator)
-    torch.manual_seed(1234)
     resumed = make_run()
     model, optimizer, scheduler, generator, _ = resumed
+    rng_at_start = torch.get_rng_state()
     load_checkpoint(tmp_path / "run.pt", model=model, optimizer=optimizer,
                     scheduler=None if piece == "scheduler" else scheduler,
                     generator=None if piece == "generator" else generator)
     if piece == "torch":
-        torch.manual_seed(1234)  # as if the checkpoint had not saved torch's generator
+        torch.set_rng_state(rng_at_start)  # as if the checkpoint had not restored torch's generator
     train(resumed, 4, EPOCHS, log)
     return resumed, log
 
@@ -131,6 +129,18 @@ def test_the_scheduler_state_is_resumed_or_refused(tmp_path):
     assert load_checkpoint(tmp_path / "with.pt", model=model) == {"epoch": 1}, "weights only, for inference"
 
 
+def test_a_refused_load_changes_nothing(tmp_path):
+    model, optimizer, scheduler, _, _ = make_run()
+    save_checkpoint(tmp_path / "run.pt", model=model, optimizer=optimizer, scheduler=scheduler, epoch=1)
+    fresh, fresh_optimizer, _, _, _ = make_run(seed=1)
+    before = [p.clone() for p in fresh.parameters()]
+    rng = torch.get_rng_state()
+    with pytest.raises(ValueError):
+        load_checkpoint(tmp_path / "run.pt", model=fresh, optimizer=fresh_optimizer)
+    assert all(torch.equal(a, b) for a, b in zip(before, fresh.parameters()))
+    assert fresh_optimizer.state_dict()["state"] == {} and torch.equal(rng, torch.get_rng_state())
+
+
 def test_an_interrupted_save_leaves_the_previous_checkpoint(tmp_path, monkeypatch):
     model, optimizer, _, _, _ = make_run()
     path = tmp_path / "run.pt"
@@ -162,6 +172,37 @@ def test_extras_must_be_plain_data(tmp_path):
     save_checkpoint(tmp_path / "object.pt", model=model, optimizer=optimizer, epoch=1, scaler=scaler)
     with pytest.raises(Exception, match="Weights only load failed"):  # torch.load refuses to unpickle objects
         load_checkpoint(tmp_path / "object.pt", model=model)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_a_run_on_a_gpu_resumes_bitwise_with_the_cuda_generator_restored(tmp_path):
+    def gpu_run():
+        model, _, _, generator, loader = make_run()
+        model.cuda()
+        optimizer = torch.optim.AdamW(model.parameters())
+        scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=0.05, epochs=EPOCHS,
+                                                        steps_per_epoch=len(loader))
+        return model, optimizer, scheduler, generator, loader
+
+    def train_on_gpu(run, first, last):
+        model, optimizer, scheduler, _, loader = run
+        return [train_one_epoch(model, loader, nn.CrossEntropyLoss(), optimizer, scheduler, device="cuda")
+                for _ in range(first, last + 1)]
+
+    uninterrupted = gpu_run()
+    losses = train_on_gpu(uninterrupted, 1, EPOCHS)
+    stopped = gpu_run()
+    resumed_losses = train_on_gpu(stopped, 1, 3)
+    model, optimizer, scheduler, generator, _ = stopped
+    save_checkpoint(tmp_path / "gpu.pt", model=model, optimizer=optimizer, scheduler=scheduler, epoch=3,
+                    generator=generator)
+    resumed = gpu_run()  # seeded like a new process: CUDA's generator, for dropout, is back at the start
+    model, optimizer, scheduler, generator, _ = resumed
+    load_checkpoint(tmp_path / "gpu.pt", model=model, optimizer=optimizer, scheduler=scheduler,
+                    generator=generator, map_location="cuda")
+    resumed_losses += train_on_gpu(resumed, 4, EPOCHS)
+    assert resumed_losses == losses
+    assert all(torch.equal(a, b) for a, b in zip(uninterrupted[0].parameters(), resumed[0].parameters()))
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
@@ -311,7 +352,6 @@ def test_fit_killed_after_any_epoch_resumes_to_the_same_lines_and_weights(digits
                                                                         stop_after):
     _, model, lines = uninterrupted
     assert run_fit(tmp_path / "run.pt", digits, stop_after=stop_after) == (None, lines[:stop_after])
-    torch.manual_seed(1234)
     resumed, resumed_lines = run_fit(tmp_path / "run.pt", digits)
     assert resumed_lines == [f"resuming after epoch {stop_after}", *lines[stop_after:]]
     for a, b in zip(model.state_dict().values(), resumed.state_dict().values()):
