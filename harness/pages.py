@@ -9,6 +9,8 @@
 - An expected exception is compared in full: every line shown after the traceback header (doctests.py).
 - Content tabs labelled by environment (`=== "torch 2.13"`) are variants: each is checked where it applies
   (variants.py).
+- A fence titled with a file name (`python title="train.py"`) is written to the page's folder, not run; a
+  ```console fence's `$ ` commands run there, compared with the output fence after it (commands.py).
 - `<!-- skip: next "reason" -->` skips; a skip that gives no reason fails.
 - One cause, one failure: once a block raises, the page's later blocks are skipped, "not run: the block at
   line N failed". A shown output that differs from what its block printed fails alone: the page goes on.
@@ -42,10 +44,15 @@ from sybil.parsers.abstract.doctest import DocTestStringParser
 from sybil.parsers.markdown import SkipParser
 
 from harness import doctests
+from harness.commands import CONSOLE_LANGUAGE, CommandError, Commands, file_title
 from harness.embed import Embedder, EmbedError, snippets_options
 from harness.fences import OUTPUT_LANGUAGE, PYTHON_LANGUAGES, fence_language, fenced_blocks
 from harness.session import fresh_session, repository_hidden
 from harness.variants import Variants
+
+
+# When set, each page runs in <this folder>/<page> and leaves it there: a second run finds what the first left.
+KEEP_FOLDERS = "PRIMER_PAGE_FOLDERS"
 
 
 class NotRun(SkipTest):
@@ -76,7 +83,12 @@ class Page(Document):
     def start(self) -> None:
         """Enter the page's session. It holds until finish(), not just during each block: code a page leaves
         running in the background (a SummaryWriter's thread, say) keeps writing where the page runs."""
-        self.workdir = tempfile.mkdtemp(prefix=f"primer-{Path(self.path).stem}-")
+        kept = os.environ.get(KEEP_FOLDERS)
+        if kept:  # the folder this page's previous run left, to run it again there (tests/test_portability.py)
+            self.workdir = os.path.join(kept, self.folder_name())
+            os.makedirs(self.workdir, exist_ok=True)
+        else:
+            self.workdir = tempfile.mkdtemp(prefix=f"primer-{Path(self.path).stem}-")
         main, cwd = sys.modules["__main__"], os.getcwd()
         self.origin = cwd
         self._restore = [fresh_session(), lambda: os.chdir(cwd), lambda: sys.modules.__setitem__("__main__", main)]
@@ -85,11 +97,15 @@ class Page(Document):
         os.chdir(self.workdir)
         sys.modules["__main__"] = self.main
 
+    def folder_name(self) -> str:
+        """The page's path relative to the docs (`tensors.md`): its folder under KEEP_FOLDERS."""
+        return os.path.relpath(self.path, self.root / "docs") if self.root else os.path.basename(self.path)
+
     def finish(self) -> None:
         for restore in reversed(self._restore):
             restore()
         self._restore = []
-        if self.workdir:
+        if self.workdir and not os.environ.get(KEEP_FOLDERS):
             shutil.rmtree(self.workdir, ignore_errors=True)
         _open_pages.pop(id(self.namespace), None)
 
@@ -135,6 +151,16 @@ class CodeBlock:
 
 
 @dataclass
+class FileBlock:
+    """A fence titled with a file name (`title="train.py"`): written to the page's folder, not run."""
+
+    name: str
+    lines: list[str]
+    first_line: int
+    python: bool  # its includes are expanded
+
+
+@dataclass
 class OutputBlock:
     text: str
     line: int
@@ -171,11 +197,22 @@ class PageParser:
             language = fence_language(region.lexemes["info"])
             source = region.lexemes["source"]
             line = document.text.count("\n", 0, region.start) + 1
+            checked = language in PYTHON_LANGUAGES or language in (OUTPUT_LANGUAGE, CONSOLE_LANGUAGE)
             if variants.skip_reason(region.start):  # another environment's variant: shown, not checked here
-                if language in PYTHON_LANGUAGES or language == OUTPUT_LANGUAGE:
+                if checked:
                     yield region
                 continue
-            if language in PYTHON_LANGUAGES and source.lstrip().startswith(">>>"):
+            title = file_title(region.lexemes["info"])
+            if title and language not in (OUTPUT_LANGUAGE, CONSOLE_LANGUAGE):
+                region.parsed = FileBlock(title, source.splitlines(), line + 1, language in PYTHON_LANGUAGES)
+                region.evaluator = self.write_file
+                previous = None
+                yield region
+            elif language == CONSOLE_LANGUAGE:
+                previous = CodeBlock(source.splitlines(), first_line=line + 1)
+                region.parsed, region.evaluator = previous, run_commands
+                yield region
+            elif language in PYTHON_LANGUAGES and source.lstrip().startswith(">>>"):
                 for example in self.doctests(source, document.path):
                     # Sybil's Region.adjust assumes the fence's text was not dedented; inside an admonition
                     # or a list it was, and the example's line number would drift. Map it line by line.
@@ -196,6 +233,23 @@ class PageParser:
                 yield region
             else:
                 previous = None
+
+    def write_file(self, example: Example) -> None:
+        """A fence titled with a file name: its text, includes expanded, written to the page's folder."""
+        __tracebackhide__ = True
+        block: FileBlock = example.parsed
+        lines = block.lines
+        if block.python:
+            try:
+                lines = [line for chunk in self.embedder.chunks(lines, block.first_line, example.path)
+                         for line in chunk.lines]
+            except EmbedError as error:
+                raise BlockFailed(example, str(error)) from None
+        path = Path(block.name)
+        if path.is_absolute() or ".." in path.parts:
+            raise BlockFailed(example, f"{block.name!r}: a file a page shows is written inside its folder")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
     def run_code(self, example: Example) -> str | None:
         __tracebackhide__ = True
@@ -228,6 +282,21 @@ class PageParser:
         return None
 
 
+def run_commands(example: Example) -> None:
+    """A ```console fence: its `$ ` commands run in the page's folder; stdout is what the output fence shows."""
+    __tracebackhide__ = True
+    block: CodeBlock = example.parsed
+    block.state = "raised"
+    try:
+        block.printed = Commands.parse(block.lines, example.path, block.first_line).run(os.getcwd())
+    except CommandError as error:
+        raise BlockFailed(example, str(error)) from None
+    block.state = "ran"
+    if block.output is None and block.printed:
+        raise SybilFailure(example, "these commands print, but no ```output fence follows to show what they "
+                                    f"print:\n{_indent(block.printed)}")
+
+
 def run_doctest(example: Example) -> str | None:
     __tracebackhide__ = True
     outcome = doctests.run_example(example.parsed, example.namespace, f"<doctest {example.path}[{example.line}]>")
@@ -250,13 +319,13 @@ def check_output(example: Example) -> str | None:
     code = shown.code
     if code is None:
         return (
-            "an ```output fence must come after a python block (doctest blocks show their output inline); "
-            "nothing here prints what it shows"
+            "an ```output fence must come after a python or console block (doctest blocks show their output "
+            "inline); nothing here prints what it shows"
         )
     if code.state == "not run":
-        raise SkipTest(f"its python block (line {code.first_line - 1}) was skipped")
+        raise SkipTest(f"its block (line {code.first_line - 1}) was skipped")
     if code.state == "raised":
-        return f"not checked: its python block (line {code.first_line - 1}) failed"
+        return f"not checked: its block (line {code.first_line - 1}) failed"
     want, got = _normalise(shown.text), _normalise(code.printed)
     if doctest.OutputChecker().check_output(want, got, doctest.ELLIPSIS):
         return None

@@ -49,7 +49,7 @@ def run(project, *args):
 
 def test_fences_with_attributes_are_run(project):
     write(project, "docs/page.md", '''
-        ```python title="example.py"
+        ```python title="A titled block"
         ran = ["titled"]
         ```
 
@@ -212,7 +212,7 @@ def test_output_block_without_python_block_is_an_error(project):
     ''')
     result = run(project)
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(["*page.md, line 5*", "*an ```output fence must come after a python block*"])
+    result.stdout.fnmatch_lines(["*page.md, line 5*", "*an ```output fence must come after a python or console block*"])
 
 
 def test_printing_block_without_output_block_fails(project):
@@ -688,3 +688,137 @@ def test_the_repository_s_code_is_importable_again_after_the_page(project):
     """)
     write(project, "test_after.py", "def test_import():\n    from ourcode.mod import value\n    assert value == 1\n")
     run(project, "docs/page.md", "test_after.py").assert_outcomes(passed=2)
+
+
+def test_with_kept_folders_a_second_run_finds_what_the_first_left(project, monkeypatch, tmp_path):
+    monkeypatch.setenv("PRIMER_PAGE_FOLDERS", str(tmp_path / "kept"))
+    write(project, "docs/page.md", '''
+        ```python
+        from pathlib import Path
+        with open("log.txt", "a") as log:
+            log.write("a line\\n")
+        print(len(Path("log.txt").read_text().splitlines()), "line(s)")
+        ```
+
+        ```output
+        1 line(s)
+        ```
+    ''')
+    run(project).assert_outcomes(passed=2)
+    result = run(project)
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["*-1 line(s)", "*+2 line(s)"])
+    assert (tmp_path / "kept" / "page.md" / "log.txt").exists()
+
+
+# Files and commands --------------------------------------------------------------------------------------------
+
+
+def test_a_file_fence_is_written_and_a_console_fence_runs_it(project):
+    write(project, "snippets/mod.py", '''
+        """Code of docs/page.md."""
+        # --8<-- [start:script]
+        import sys
+        print("argv", sys.argv[1:])
+        # --8<-- [end:script]
+    ''')
+    write(project, "docs/page.md", '''
+        ```python title="greet.py"
+        --8<-- "snippets/mod.py:script"
+        ```
+
+        ```console
+        $ python greet.py one \\
+            two
+        $ python greet.py three
+        ```
+
+        ```output
+        argv ['one', 'two']
+        argv ['three']
+        ```
+
+        ```console
+        $ python greet.py four
+        ```
+
+        ```output
+        argv ['five']
+        ```
+
+        ```pycon
+        >>> "sys" in globals()  # the file was written, not run in the page
+        False
+        ```
+    ''')
+    result = run(project)
+    result.assert_outcomes(passed=5, failed=1)
+    result.stdout.fnmatch_lines(["*page.md, line 20*"])
+    assert "-argv ['five']" in result.stdout.str() and "+argv ['four']" in result.stdout.str()
+
+
+def test_background_commands_are_waited_for(project):
+    write(project, "docs/page.md", '''
+        ```console
+        $ (sleep 0.2; echo late > late.txt) &
+        $ echo now
+        ```
+
+        ```output
+        now
+        ```
+
+        ```python
+        from pathlib import Path
+        assert Path("late.txt").read_text() == "late\\n"
+        ```
+    ''')
+    run(project).assert_outcomes(passed=3)
+
+
+def test_a_failing_command_fails_its_block_and_stops_the_page(project):
+    write(project, "docs/page.md", '''
+        ```console
+        $ echo before
+        $ python -c "import sys; print('to stderr', file=sys.stderr); sys.exit(3)"
+        ```
+
+        ```output
+        before
+        ```
+    ''')
+    result = run(project)
+    result.assert_outcomes(failed=1, skipped=1)
+    result.stdout.fnmatch_lines(["*the commands exited with status 3*", "*to stderr*"])
+
+
+def test_commands_that_overrun_are_stopped_with_their_children(project, monkeypatch, tmp_path):
+    from harness import commands
+
+    monkeypatch.setattr(commands, "COMMAND_SECONDS", 1)
+    pid_file = tmp_path / "child.pid"
+    write(project, "docs/page.md", f'''
+        ```console
+        $ sleep 60 &
+        $ echo $! > {pid_file}
+        $ sleep 60
+        ```
+    ''')
+    result = run(project)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*did not finish within 1 s*"])
+    stat = Path(f"/proc/{int(pid_file.read_text())}/stat")
+    # gone, or a zombie waiting for init to reap it: either way no longer running
+    assert not stat.exists() or stat.read_text().rsplit(")", 1)[1].split()[0] == "Z"
+
+
+def test_a_console_block_holds_only_commands(project):
+    write(project, "docs/page.md", '''
+        ```console
+        $ echo hi
+        hi
+        ```
+    ''')
+    result = run(project)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*page.md, line 3: a console block holds commands, each on a `$ ` line*"])
