@@ -1,10 +1,15 @@
 """Build hook for the notebook pages (docs/notebooks/*.py, jupytext percent format), which mkdocs-jupyter
 executes and renders. It adds what the plugin lacks:
 
+- includes: a line `--8<-- "snippets/x.py:section"` at column 0 of a code cell is expanded as on Markdown pages
+  (harness/embed.py, with mkdocs.yml's pymdownx.snippets options) before the plugin reads the notebook, so the
+  page, its executed outputs, the `.py` copied for download and the `.ipynb` all hold the embedded code; a
+  missing file or section fails the build naming the notebook's line;
 - a download: the notebook as `.ipynb` beside its page, where overrides/main.html's button points (the plugin
   only copies the `.py`);
-- a failing cell fails the build naming the line to fix, `docs/notebooks/x.py:LINE`, with its traceback mapped
-  onto the `.py` (the plugin says `Cell In[2], line 9`); the time the notebook took is logged;
+- a failing cell fails the build naming the line to fix, `docs/notebooks/x.py:LINE` (or the snippet's line, for
+  embedded code), with its traceback mapped onto the sources (the plugin says `Cell In[2], line 9`); the time
+  the notebook took is logged;
 - alt text for figures, from their cell's metadata (`# %% alt="..."`); a figure without it is a warning, so the
   strict build fails (nbconvert writes "No description has been provided for this image");
 - a light page: of the 575 KB of JupyterLab CSS the plugin inlines, only the rules that can match the page and
@@ -21,8 +26,11 @@ import os
 import posixpath
 import re
 import resource
+import shutil
+import tempfile
 import time
 from pathlib import Path, PurePosixPath
+from typing import NamedTuple
 
 import jupytext
 import tinycss2
@@ -30,7 +38,10 @@ from mkdocs.exceptions import PluginError
 from mkdocs.structure.files import File
 from nbclient.exceptions import CellExecutionError
 
+from harness.embed import Embedder, EmbedError, snippets_options
+
 log = logging.getLogger("mkdocs.hooks.notebooks")
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def _is_notebook(file, config) -> bool:
@@ -56,25 +67,106 @@ def on_config(config):
     return config
 
 
-# Download: the .ipynb beside the page --------------------------------------------------------------------------
+# Includes: the notebook as the plugin reads it -----------------------------------------------------------------
+
+PERCENT_MARKER = re.compile(r"^# %%(?:\s|$)")
+
+
+class Expanded(NamedTuple):
+    """A notebook with its includes expanded: `path` is the copy the plugin reads and executes, `origins` the
+    file and line each of its lines comes from (the notebook, or the snippet an include embedded)."""
+
+    source: str  # the notebook as written
+    path: str
+    origins: list[tuple[str, int]]
+
+    def where(self, line: int) -> str:
+        """`file:line` of line `line` (1-based) of the expanded copy."""
+        filename, number = self.origins[line - 1]
+        return f"{filename}:{number}"
+
+
+def expand_includes(source: str, embedder: Embedder, name: str) -> tuple[str, list[tuple[str, int]]]:
+    """The text of the notebook at `source` with the includes of its code cells expanded, and the origin of each
+    line. `name` is how messages call the notebook (its path from the repository root)."""
+    lines = Path(source).read_text(encoding="utf-8").split("\n")
+    starts = cell_lines(source)  # each cell's first content line, after its marker
+    cells = jupytext.read(source).cells
+    ends = [start - 1 for start in starts[1:]] + [len(lines) + 1]  # the line of the next marker
+    out, origins = lines[: starts[0] - 1], [(name, number) for number in range(1, starts[0])]
+    for cell, start, end in zip(cells, starts, ends):
+        body = lines[start - 1 : end - 1]
+        if cell.cell_type == "code":
+            try:
+                chunks = embedder.chunks(body, start, name)
+            except EmbedError as error:
+                raise PluginError(str(error)) from None
+            for chunk in chunks:
+                filename = chunk.filename if chunk.filename == name else _repository_relative(chunk.filename)
+                out += chunk.lines
+                origins += [(filename, number) for number in chunk.numbers]
+        else:
+            out += body
+            origins += [(name, number) for number in range(start, end)]
+        if end <= len(lines):  # the next cell's marker
+            out.append(lines[end - 1])
+            origins.append((name, end))
+    return "\n".join(out), origins
+
+
+def _repository_relative(path: str) -> str:
+    return os.path.relpath(path, ROOT) if Path(path).is_relative_to(ROOT) else path
+
+
+_expanded: dict[str, Expanded] = {}  # src_uri -> the expanded copy, for this build
+_workdir: str | None = None
 
 
 def on_files(files, config):
-    """Add `<name>.ipynb` next to each notebook page (where include_source puts `<name>.py`)."""
+    """Point each notebook page at a copy of it with its includes expanded (so the plugin executes, renders and
+    copies that), and add `<name>.ipynb` next to it (where include_source puts `<name>.py`)."""
+    global _workdir
+    _cleanup()
+    _workdir = tempfile.mkdtemp(prefix="primer-notebooks-")
+    embedder = None
     for file in list(files):
-        if _is_notebook(file, config) and file.src_uri.endswith(".py"):
-            notebook = jupytext.read(file.abs_src_path)
-            name = PurePosixPath(file.src_uri).stem + ".ipynb"
-            uri = posixpath.join(posixpath.dirname(file.dest_uri), name)
-            files.append(File.generated(config, uri, content=jupytext.writes(notebook, fmt="ipynb")))
+        if not (_is_notebook(file, config) and file.src_uri.endswith(".py")):
+            continue
+        embedder = embedder or Embedder(snippets_options(Path(config.config_file_path)))
+        source = file.abs_src_path
+        text, origins = expand_includes(source, embedder, _relative(source, config))
+        copy = Path(_workdir, file.src_uri)  # the same name and folders: the plugin's patterns still match
+        copy.parent.mkdir(parents=True, exist_ok=True)
+        copy.write_text(text, encoding="utf-8")
+        file.abs_src_path = str(copy)
+        _expanded[file.src_uri] = Expanded(source, str(copy), origins)
+        notebook = jupytext.reads(text, fmt="py:percent")
+        name = PurePosixPath(file.src_uri).stem + ".ipynb"
+        uri = posixpath.join(posixpath.dirname(file.dest_uri), name)
+        files.append(File.generated(config, uri, content=jupytext.writes(notebook, fmt="ipynb")))
     return files
+
+
+def _cleanup():
+    global _workdir
+    if _workdir:
+        shutil.rmtree(_workdir, ignore_errors=True)
+    _workdir = None
+    _expanded.clear()
+
+
+def on_post_build(config):
+    _cleanup()  # after on_post_page, where the plugin copied the expanded .py
+
+
+def on_build_error(error):
+    _cleanup()
 
 
 # A failing cell names its file and line ------------------------------------------------------------------------
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 CELL_FRAME = re.compile(r"Cell In\[(\d+)\], line (\d+)")
-PERCENT_MARKER = re.compile(r"^# %%(?:\s|$)")
 
 
 def cell_lines(path: str) -> list[int]:
@@ -87,25 +179,25 @@ def cell_lines(path: str) -> list[int]:
     return [marker + 1 for marker in markers]
 
 
-def describe_cell_error(error: BaseException, path: str, config) -> str | None:
-    """`docs/notebooks/x.py:LINE: ...`, then the cell's traceback with each `Cell In[n], line k` mapped to the
-    source. None for an error that is not a cell's."""
+def describe_cell_error(error: BaseException, notebook: Expanded) -> str | None:
+    """`docs/notebooks/x.py:LINE: ...` (or `snippets/x.py:LINE` for a line an include embedded), then the cell's
+    traceback with each `Cell In[n], line k` mapped to the sources. None for an error that is not a cell's."""
     if not isinstance(error, CellExecutionError):
         return None
-    cells = jupytext.read(path).cells
+    cells = jupytext.read(notebook.path).cells
     # The kernel numbers executions 1, 2, ...: the code cells in order, less the empty ones nbclient skips.
-    starts = [start for start, cell in zip(cell_lines(path), cells) if cell.cell_type == "code" and cell.source.strip()]
+    starts = [start for start, cell in zip(cell_lines(notebook.path), cells)
+              if cell.cell_type == "code" and cell.source.strip()]
     details = ANSI.sub("", error.traceback)
     frames = [(int(n), int(k)) for n, k in CELL_FRAME.findall(details)]
     if not frames or not all(1 <= n <= len(starts) for n, _ in frames):
         return None  # not this source's cells: leave the plugin's message as it is
-    source = _relative(path, config)
-    details = CELL_FRAME.sub(lambda match: f"{source}:{starts[int(match[1]) - 1] + int(match[2]) - 1}", details)
+    details = CELL_FRAME.sub(lambda match: notebook.where(starts[int(match[1]) - 1] + int(match[2]) - 1), details)
     execution, line = frames[0]  # the outermost frame: the cell that ran
     cell_start = starts[execution - 1]
     return (
-        f"{source}:{cell_start + line - 1}: the notebook cell starting at line {cell_start} failed with "
-        f"{error.ename}: {error.evalue}\n{details.strip()}"
+        f"{notebook.where(cell_start + line - 1)}: the notebook cell starting at {notebook.where(cell_start)} "
+        f"failed with {error.ename}: {error.evalue}\n{details.strip()}"
     )
 
 
@@ -123,22 +215,23 @@ def _cpu_seconds() -> float:
 
 def on_pre_page(page, config, files):
     """Wrap the render mkdocs-jupyter installed: a failing cell names its line, and the time the notebook took
-    is logged (tests/test_walkthrough.py holds it to its budget)."""
+    is logged."""
     if not _is_notebook(page.file, config):
         return page
     render = page.render
+    notebook = _expanded[page.file.src_uri]
 
     def render_naming_the_failing_line(config, files):
         started, cpu_started = time.perf_counter(), _cpu_seconds()
         try:
             render(config, files)
         except Exception as error:
-            message = describe_cell_error(error, page.file.abs_src_path, config)
+            message = describe_cell_error(error, notebook)
             if message is None:
                 raise
             raise PluginError(message) from error
         seconds, cpu = time.perf_counter() - started, _cpu_seconds() - cpu_started
-        log.info(f"{_relative(page.file.abs_src_path, config)} executed and rendered in {seconds:.1f} s "
+        log.info(f"{_relative(notebook.source, config)} executed and rendered in {seconds:.1f} s "
                  f"({cpu:.1f} s of CPU, kernel included)")
 
     page.render = render_naming_the_failing_line
@@ -155,8 +248,9 @@ def on_page_content(html, page, config, files):
     """Give each figure the alt text of its cell (`# %% alt="..."`); warn about figures without one."""
     if not _is_notebook(page.file, config):
         return html
-    cells = jupytext.read(page.file.abs_src_path).cells
-    starts = cell_lines(page.file.abs_src_path)
+    notebook = _expanded[page.file.src_uri]
+    cells = jupytext.read(notebook.path).cells
+    starts = cell_lines(notebook.path)
     head, *parts = CELL_START.split(html)
     if len(parts) != len(cells):
         log.warning(f"{page.file.src_uri}: {len(parts)} rendered cells for {len(cells)} in the source")
@@ -166,8 +260,8 @@ def on_page_content(html, page, config, files):
             continue
         alt = cell.metadata.get("alt")
         if not alt:
-            where = f"{_relative(page.file.abs_src_path, config)}:{starts[index] - 1}"
-            log.warning(f'{where}: this cell draws a figure: give it alt text with # %% alt="..."')
+            log.warning(f'{notebook.where(starts[index] - 1)}: this cell draws a figure: give it alt text with '
+                        f'# %% alt="..."')
             continue
         parts[index] = parts[index].replace(NO_ALT, f'alt="{markup.escape(alt)}"')
     return "".join([head, *parts])

@@ -18,14 +18,14 @@ net = nn.Sequential(  # (2)!
 
 # --8<-- [start:count_parameters]
 def count_parameters(model):
-    """How many learnable numbers a model holds: the sizes of its parameters, added up."""
+    """How many learnable numbers a model holds: its parameters' sizes, added up."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 # --8<-- [end:count_parameters]
 
 
 # --8<-- [start:init_weights]
 def init_weights(module):
-    """Xavier-uniform weights and zero biases for Linear layers; other layers stay as they are."""
+    """Xavier-uniform weights, zero biases for Linear layers; others left alone."""
     if isinstance(module, nn.Linear):
         nn.init.xavier_uniform_(module.weight)  # (1)!
         nn.init.zeros_(module.bias)
@@ -34,7 +34,7 @@ def init_weights(module):
 
 # --8<-- [start:small_cnn]
 def small_cnn(num_classes=10):
-    """A small classifier for 3x32x32 images, made of the layers one meets after Linear."""
+    """A small classifier for 3x32x32 images, made of the layers met after Linear."""
     return nn.Sequential(
         nn.Conv2d(in_channels=3, out_channels=16, kernel_size=3, padding=1),  # (1)!
         nn.ReLU(),
@@ -45,7 +45,7 @@ def small_cnn(num_classes=10):
 
 
 def print_shapes(model, x):
-    """Run x through an nn.Sequential one layer at a time, printing each layer's output shape."""
+    """Run x through an nn.Sequential layer by layer, printing each output's shape."""
     print(f"{'input':>9} {tuple(x.shape)}")
     for layer in model:
         x = layer(x)

@@ -9,7 +9,7 @@ torch.manual_seed(0)
 
 # --8<-- [start:show_graph]
 def show_graph(node, depth=0):
-    """Print the backward graph that ends at `node` (a tensor's grad_fn), one operation per line."""
+    """Print the backward graph that ends at `node` (a grad_fn), one node a line."""
     print("    " * depth + node.name())
     for child, _ in node.next_functions:  # (1)!
         if child is not None:  # (2)!
@@ -23,17 +23,17 @@ def minimise(f, start, lr=0.1, steps=100):
     x = torch.tensor(start, requires_grad=True)
     for _ in range(steps):
         loss = f(x)
-        loss.backward()  # (1)!
-        with torch.no_grad():  # (2)!
+        loss.backward()
+        with torch.no_grad():
             x -= lr * x.grad
-        x.grad = None  # (3)!
+        x.grad = None
     return x.item()
 # --8<-- [end:minimise]
 
 
 # --8<-- [start:bad_square]
 class BadSquare(torch.autograd.Function):
-    """x * x, with a deliberately wrong backward: the derivative of x**2 is 2x, not x."""
+    """x * x, with a wrong backward on purpose: the derivative of x**2 is 2x, not x."""
 
     @staticmethod
     def forward(ctx, x):
@@ -49,7 +49,7 @@ class BadSquare(torch.autograd.Function):
 
 # --8<-- [start:grow]
 def grow(x):
-    """Double x until its sum reaches 10: how many doublings depends on the values in x."""
+    """Double x until its sum reaches 10: how many times depends on the values in x."""
     while x.sum() < 10:
         x = x * 2
     return x
@@ -63,6 +63,6 @@ class Cubic(torch.nn.Module):
 
 
 def capture(module, example):
-    """Trace `module` on an example input; return the graph of its operations (an ExportedProgram)."""
+    """Trace `module` on an example input; return its graph, an ExportedProgram."""
     return torch.export.export(module, (example,))
 # --8<-- [end:export]

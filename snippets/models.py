@@ -5,10 +5,10 @@ from torch import nn
 
 
 class MLP(nn.Module):
-    """A multilayer perceptron classifier: Linear + ReLU blocks, then one logit per class.
+    """A multilayer perceptron: Linear + ReLU blocks, then one logit per class.
 
-    It returns logits, not probabilities: CrossEntropyLoss applies log-softmax itself, and
-    `model(x).softmax(dim=1)` gives probabilities when you need them.
+    It returns logits, not probabilities: CrossEntropyLoss applies log-softmax
+    itself, and `model(x).softmax(dim=1)` gives probabilities when you need them.
     """
 
     def __init__(self, num_inputs, num_classes, hidden=(64, 64), dropout=0.0):
@@ -17,7 +17,7 @@ class MLP(nn.Module):
         for size in hidden:
             layers += [nn.Linear(width, size), nn.ReLU()]
             if dropout:
-                layers.append(nn.Dropout(dropout))  # between hidden layers, not after the output
+                layers.append(nn.Dropout(dropout))  # never after the output
             width = size
         layers.append(nn.Linear(width, num_classes))
         self.layers = nn.Sequential(*layers)

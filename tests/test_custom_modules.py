@@ -3,7 +3,6 @@
 import math
 import pickle
 import runpy
-from pathlib import Path
 
 import pytest
 import torch
@@ -12,7 +11,7 @@ from torch.autograd import gradcheck
 from torch.func import functional_call
 
 from snippets import custom_modules
-from snippets.custom_modules import OurModule, Standardize, Swish, load_checkpoint, post_code, save_checkpoint
+from snippets.custom_modules import Classifier, OurModule, Standardise, Swish, post_code
 
 FIXED_POST_CODE = post_code.replace("self. num_inputs", "self, num_inputs")
 
@@ -33,6 +32,42 @@ def layer_summary(module):
     """(kind, in_features, out_features) of each layer, so that two architectures can be compared."""
     return [(type(layer).__name__, getattr(layer, "in_features", None), getattr(layer, "out_features", None))
             for layer in module.pipe]
+
+
+def test_classifier_registers_its_layers_and_returns_one_logit_per_class():
+    model = Classifier(num_inputs=4, num_classes=5, num_hidden=6)
+    assert [name for name, _ in model.named_children()] == ["hidden", "output"]
+    assert sum(p.numel() for p in model.parameters()) == (4 * 6 + 6) + (6 * 5 + 5)
+    x = torch.randn(7, 4)
+    assert model(x).shape == (7, 5)
+    torch.testing.assert_close(model(x), model.output(torch.relu(model.hidden(x))))
+    assert model.to(torch.float64).hidden.weight.dtype == torch.float64  # registered: moved by to()
+
+
+def test_classifier_learns_a_separable_problem():
+    x = torch.randn(200, 2)
+    y = (x[:, 0] > x[:, 1]).long()
+    model = Classifier(2, 2)
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.05)
+    for _ in range(200):
+        optimizer.zero_grad()
+        nn.functional.cross_entropy(model(x), y).backward()
+        optimizer.step()
+    assert (model(x).argmax(dim=1) == y).float().mean() > 0.95
+
+
+@pytest.mark.parametrize("num_classes", [2, 3, 4])
+def test_dropout_after_the_output_gives_one_of_two_to_the_classes_answers(num_classes):
+    net = post_module_class()(num_inputs=2, num_classes=num_classes)
+    net.pipe[6].dim = 1
+    v = torch.tensor([[2.0, 3.0]])
+    with torch.no_grad():
+        answers = {tuple(net(v).squeeze().tolist()) for _ in range(3000)}
+        scores = net.pipe[:5](v)  # the class scores, before dropout and softmax
+    assert len(answers) == 2**num_classes  # each score dropped or kept
+    kept = (scores / 0.7).softmax(dim=1)  # nothing dropped: the survivors scaled by 1 / (1 - p)
+    dropped = torch.zeros_like(scores).softmax(dim=1)  # everything dropped: all scores 0
+    assert {tuple(kept.squeeze().tolist()), tuple(dropped.squeeze().tolist())} <= answers
 
 
 def test_post_code_is_the_posts_code_and_a_syntax_error_at_the_comma():
@@ -94,8 +129,8 @@ def test_repaired_module_returns_logits_not_probabilities():
 
 @pytest.mark.parametrize("model", [
     OurModule(2, 3),
-    nn.Sequential(Standardize(torch.zeros(2), torch.ones(2)), OurModule(2, 3), Swish()),
-], ids=["OurModule", "Standardize+OurModule+Swish"])
+    nn.Sequential(Standardise(torch.zeros(2), torch.ones(2)), OurModule(2, 3), Swish()),
+], ids=["OurModule", "Standardise+OurModule+Swish"])
 def test_gradients_reach_every_parameter(model):
     nn.functional.cross_entropy(model(torch.randn(16, 2)), torch.randint(0, 3, (16,))).backward()
     assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in model.parameters())
@@ -202,20 +237,20 @@ def test_hooks_run_when_the_module_is_called_not_when_forward_is():
     assert calls == [(5, 3)]
 
 
-def test_standardize_keeps_buffers_not_parameters():
+def test_standardise_keeps_buffers_not_parameters():
     data = torch.randn(500, 2) * 3 + 5
-    standardize = Standardize(data.mean(dim=0), data.std(dim=0))
-    assert list(standardize.parameters()) == []
-    assert list(standardize.state_dict()) == ["mean", "std"]
-    out = standardize(data)
+    standardise = Standardise(data.mean(dim=0), data.std(dim=0))
+    assert list(standardise.parameters()) == []
+    assert list(standardise.state_dict()) == ["mean", "std"]
+    out = standardise(data)
     assert torch.allclose(out.mean(dim=0), torch.zeros(2), atol=1e-5)
     assert torch.allclose(out.std(dim=0), torch.ones(2), atol=1e-5)
-    standardize.to(torch.float64)  # buffers move and convert with the module
-    assert standardize.mean.dtype == standardize.std.dtype == torch.float64
+    standardise.to(torch.float64)  # buffers move and convert with the module
+    assert standardise.mean.dtype == standardise.std.dtype == torch.float64
 
 
 def test_buffers_are_untouched_by_an_optimizer():
-    model = nn.Sequential(Standardize(torch.tensor([1.0, 2.0]), torch.tensor([3.0, 4.0])), OurModule(2, 3))
+    model = nn.Sequential(Standardise(torch.tensor([1.0, 2.0]), torch.tensor([3.0, 4.0])), OurModule(2, 3))
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
     nn.functional.cross_entropy(model(torch.randn(8, 2)), torch.randint(0, 3, (8,))).backward()
     optimizer.step()
@@ -252,11 +287,11 @@ def test_state_dict_save_load_round_trip(tmp_path):
 
 
 def test_buffers_survive_the_round_trip(tmp_path):
-    standardize = Standardize(torch.tensor([1.0, 2.0]), torch.tensor([3.0, 4.0]))
-    torch.save(standardize.state_dict(), tmp_path / "standardize.pt")
-    restored = Standardize(torch.zeros(2), torch.ones(2))
-    restored.load_state_dict(torch.load(tmp_path / "standardize.pt"))
-    assert torch.equal(restored.mean, standardize.mean) and torch.equal(restored.std, standardize.std)
+    standardise = Standardise(torch.tensor([1.0, 2.0]), torch.tensor([3.0, 4.0]))
+    torch.save(standardise.state_dict(), tmp_path / "standardise.pt")
+    restored = Standardise(torch.zeros(2), torch.ones(2))
+    restored.load_state_dict(torch.load(tmp_path / "standardise.pt"))
+    assert torch.equal(restored.mean, standardise.mean) and torch.equal(restored.std, standardise.std)
 
 
 def test_loading_a_pickled_model_is_refused_by_default(tmp_path):
@@ -281,7 +316,8 @@ def test_unpickling_runs_code_unless_weights_only(tmp_path, capsys):
     assert capsys.readouterr().out == ""
 
 
-def test_checkpoint_round_trip_restores_model_optimizer_and_epoch(tmp_path):
+def test_a_dictionary_of_state_dicts_resumes_model_and_optimizer(tmp_path):
+    # The page's recipe: {"model": ..., "optimizer": ...}, loaded with the safe default (weights_only=True).
     model = OurModule(2, 3)
     optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
     x, y = torch.randn(16, 2), torch.randint(0, 3, (16,))
@@ -289,19 +325,18 @@ def test_checkpoint_round_trip_restores_model_optimizer_and_epoch(tmp_path):
         optimizer.zero_grad()
         nn.functional.cross_entropy(model(x), y).backward()
         optimizer.step()
-    path = Path(tmp_path) / "checkpoint.pt"
-    save_checkpoint(path, model, optimizer, epoch=3)
+    torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict()}, tmp_path / "state.pt")
 
+    loaded = torch.load(tmp_path / "state.pt", map_location="cpu")
     resumed = OurModule(2, 3)
+    resumed.load_state_dict(loaded["model"])
     resumed_optimizer = torch.optim.Adam(resumed.parameters(), lr=0.01)
-    assert load_checkpoint(path, resumed, resumed_optimizer) == 3
-    for a, b in zip(model.state_dict().values(), resumed.state_dict().values(), strict=True):
-        assert torch.equal(a, b)
-    saved, loaded = optimizer.state_dict(), resumed_optimizer.state_dict()
-    assert saved["param_groups"] == loaded["param_groups"]
+    resumed_optimizer.load_state_dict(loaded["optimizer"])
+    saved, restored = optimizer.state_dict(), resumed_optimizer.state_dict()
+    assert saved["param_groups"] == restored["param_groups"]
     for index, state in saved["state"].items():
         for key, value in state.items():
-            assert torch.equal(value, loaded["state"][index][key])
+            assert torch.equal(value, restored["state"][index][key])
 
     # Resuming continues exactly as if training had never stopped.
     for m, opt in ((model, optimizer), (resumed, resumed_optimizer)):
@@ -311,3 +346,29 @@ def test_checkpoint_round_trip_restores_model_optimizer_and_epoch(tmp_path):
         opt.step()
     for a, b in zip(model.parameters(), resumed.parameters(), strict=True):
         assert torch.equal(a, b)
+
+
+def test_a_fresh_scheduler_starts_its_schedule_again():
+    # Why a complete checkpoint holds the scheduler too (the page points to the training chapter's recipe).
+    def schedule():
+        optimizer = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
+        return optimizer, torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=0.1, total_steps=100)
+
+    def step(optimizer, scheduler):
+        optimizer.step()
+        scheduler.step()
+        return optimizer.param_groups[0]["lr"]
+
+    optimizer, scheduler = schedule()
+    for _ in range(60):
+        step(optimizer, scheduler)
+    saved_optimizer, saved_scheduler = optimizer.state_dict(), scheduler.state_dict()
+    expected = step(optimizer, scheduler)  # the 61st step's rate, had the run never stopped
+
+    optimizer_only, fresh = schedule()
+    optimizer_only.load_state_dict(saved_optimizer)
+    assert step(optimizer_only, fresh) < expected / 5  # back in the warm-up
+    resumed, resumed_scheduler = schedule()
+    resumed.load_state_dict(saved_optimizer)
+    resumed_scheduler.load_state_dict(saved_scheduler)
+    assert step(resumed, resumed_scheduler) == pytest.approx(expected)

@@ -8,7 +8,15 @@ import pytest
 import torch
 from torch import nn
 
-from snippets.losses import cross_entropy, loss_classes, mse
+from snippets.losses import (
+    bce_curves,
+    cross_entropy,
+    figure_bce,
+    figure_regression,
+    loss_classes,
+    mse,
+    regression_curves,
+)
 from tests.inventory import table_names
 
 PAGE = Path(__file__).resolve().parents[1] / "docs" / "losses.md"
@@ -138,3 +146,60 @@ def test_almost_every_loss_has_a_functional_form():
         if not {spelled_out.get(name), name.lower(), name.lower().removesuffix("loss")} & functions
     ]
     assert missing == ["AdaptiveLogSoftmaxWithLoss"]  # "almost every loss" has a function in F
+
+
+# The figures
+
+
+def test_regression_curves_are_the_formulas():
+    errors = torch.linspace(-8, 8, steps=321)
+    curves = regression_curves(errors)
+    torch.testing.assert_close(curves["MSELoss"][0], errors**2)
+    torch.testing.assert_close(curves["MSELoss"][1], 2 * errors)
+    torch.testing.assert_close(curves["L1Loss"][0], errors.abs())
+    assert set(curves["L1Loss"][1][errors != 0].tolist()) == {-1.0, 1.0}
+    huber = torch.where(errors.abs() < 1, errors**2 / 2, errors.abs() - 0.5)
+    torch.testing.assert_close(curves["HuberLoss"][0], huber)
+    torch.testing.assert_close(curves["HuberLoss"][1], errors.clamp(-1, 1))
+
+
+def test_regression_figure_marks_the_outlier_as_the_alt_text_says():
+    at_seven = {name: (loss.item(), gradient.item())
+                for name, (loss, gradient) in regression_curves(torch.tensor([7.0])).items()}
+    assert at_seven == {"MSELoss": (49.0, 14.0), "L1Loss": (7.0, 1.0), "HuberLoss": (6.5, 1.0)}
+    ends = regression_curves(torch.tensor([-8.0, 8.0]))
+    assert ends["MSELoss"][0].tolist() == [64.0, 64.0] and ends["L1Loss"][0].max() == 8.0
+
+
+def test_bce_curves_saturate_where_float32_sigmoid_rounds_to_one():
+    logits = torch.linspace(0, 30, steps=301)
+    curves = bce_curves(logits)
+    saturated = torch.sigmoid(logits) == 1
+    first = logits[saturated].min().item()
+    assert 16 < first < 17.5  # "about 17" in the alt text
+    assert (curves["BCELoss"][0][saturated] == 100).all()
+    assert (curves["BCELoss"][1][saturated] == 0).all()
+    exact = nn.functional.softplus(logits.double())  # -log(1 - sigmoid(z)), computed without rounding to 1
+    torch.testing.assert_close(curves["BCEWithLogitsLoss"][0].double(), exact, rtol=1e-6, atol=1e-6)
+    torch.testing.assert_close(curves["BCEWithLogitsLoss"][1], torch.sigmoid(logits))
+    assert curves["BCEWithLogitsLoss"][0][-1].item() == pytest.approx(30, abs=1e-4)
+
+
+def test_the_figures_draw_their_panels_with_a_legend():
+    import matplotlib.pyplot as plt
+
+    for draw, panels, names in ((figure_regression, 3, ["MSELoss", "L1Loss", "HuberLoss"]),
+                                (figure_bce, 2, ["BCELoss", "BCEWithLogitsLoss"])):
+        figure = draw()
+        try:
+            assert len(figure.axes) == panels
+            legends = [ax.get_legend() for ax in figure.axes if ax.get_legend()]
+            assert [text.get_text() for text in legends[0].get_texts()] == names
+        finally:
+            plt.close(figure)
+
+
+def test_huber_runs_half_a_delta_below_l1_beyond_delta():
+    errors = torch.tensor([-2.0, -1.5, 1.5, 2.0])
+    curves = regression_curves(errors)
+    torch.testing.assert_close(curves["L1Loss"][0] - curves["HuberLoss"][0], torch.full((4,), 0.5))

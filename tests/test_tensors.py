@@ -5,7 +5,13 @@ import pytest
 import torch
 
 from snippets import tensors
-from snippets.tensors import pick_device, standardise
+from snippets.tensors import (
+    broadcast,
+    figure_broadcast_bug,
+    figure_broadcasting,
+    pick_device,
+    standardise,
+)
 
 
 def shares_memory(tensor, array):
@@ -109,6 +115,43 @@ def test_standardise_gives_zero_mean_unit_std_per_column(shape):
 def test_column_minus_vector_broadcasts_to_a_square(n):
     assert (torch.zeros(n, 1) - torch.zeros(n)).shape == (n, n)
     assert (torch.zeros(n, 1).squeeze(1) - torch.zeros(n)).shape == (n,)
+
+
+@pytest.mark.parametrize(("a", "b", "a_cells", "b_cells"), [
+    ((3, 2), (1, 2), 6, 2),  # a row of statistics repeated down the rows
+    ((3, 1), (3,), 3, 3),  # a column and a row: every pair
+    ((2, 3, 4), (4,), 24, 4),  # a missing axis counts as size 1
+    ((5,), (5,), 5, 5),  # equal shapes: nothing repeated
+])
+def test_broadcast_marks_the_cells_in_memory(a, b, a_cells, b_cells):
+    left, right = torch.randn(a), torch.randn(b)
+    ((a_shown, a_own), (b_shown, b_own)), result = broadcast(left, right)
+    assert a_shown.shape == b_shown.shape == result.shape == torch.broadcast_shapes(a, b)
+    assert (a_own.sum().item(), b_own.sum().item()) == (a_cells, b_cells)
+    assert torch.equal(a_shown - b_shown, result)
+    assert torch.equal(b_shown[b_own].reshape(right.shape), right)  # the marked cells are the operand itself
+
+
+def texts(figure):
+    return [text.get_text() for ax in figure.axes for text in ax.texts]
+
+
+def test_the_figures_show_the_pages_examples():
+    import matplotlib.pyplot as plt
+
+    standardise_figure, bug_figure = figure_broadcasting(), figure_broadcast_bug()
+    try:
+        shown = texts(standardise_figure)
+        # What the alt text says: data, the means 2 and 200 (once, then twice faded), the difference.
+        assert shown[:6] == ["1", "100", "2", "200", "3", "300"]
+        assert shown[8:14] == ["2", "200"] * 3
+        assert shown[-7:-1] == ["-1", "-100", "0", "0", "1", "100"]
+        assert {"data (3, 2)", "mean (1, 2)", "data - mean (3, 2)"} <= set(shown)
+        difference = texts(bug_figure)[-10:-1]
+        assert difference == ["0", "-1", "-2", "1", "0", "-1", "2", "1", "0"]
+    finally:
+        plt.close(standardise_figure)
+        plt.close(bug_figure)
 
 
 def test_to_returns_the_same_tensor_when_nothing_changes():

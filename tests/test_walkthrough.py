@@ -23,6 +23,8 @@ import jupytext
 import nbformat
 import pytest
 
+from harness.embed import Embedder, snippets_options
+
 ROOT = Path(__file__).resolve().parents[1]
 SOURCE = ROOT / "docs" / "notebooks" / "walkthrough.py"
 PAGE = Path("notebooks") / "walkthrough" / "index.html"
@@ -39,6 +41,12 @@ def load_hook():
 
 
 hook = load_hook()
+EMBEDDER = Embedder(snippets_options(ROOT / "mkdocs.yml"))
+
+
+def expanded(path: Path = SOURCE, name: str = "docs/notebooks/walkthrough.py"):
+    """The notebook's text with its includes expanded, as the build executes it, and each line's origin."""
+    return hook.expand_includes(str(path), EMBEDDER, name)
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +61,9 @@ def text_of(html: str) -> str:
 
 
 def code_cells():
-    return [cell for cell in jupytext.read(SOURCE).cells if cell.cell_type == "code"]
+    """The code cells as the build executes them and a reader downloads them: includes expanded."""
+    text, _ = expanded()
+    return [cell for cell in jupytext.reads(text, fmt="py:percent").cells if cell.cell_type == "code"]
 
 
 # What the build rendered ---------------------------------------------------------------------------------------
@@ -90,9 +100,18 @@ def test_the_download_button_points_at_a_notebook_of_the_same_cells(built_site, 
     downloaded = nbformat.read(built_site.directory / PAGE.parent / match[1], as_version=4)
     nbformat.validate(downloaded)
     assert downloaded.metadata.kernelspec.name == "python3"
-    source = jupytext.read(SOURCE)
+    source = jupytext.reads(expanded()[0], fmt="py:percent")
     assert [(c.cell_type, c.source) for c in downloaded.cells] == [(c.cell_type, c.source) for c in source.cells]
     assert not any(cell.get("outputs") for cell in downloaded.cells), "the download is the source, not a run"
+    assert not any("--8<--" in cell.source for cell in downloaded.cells), "an include left unexpanded"
+
+
+def test_the_copied_source_has_its_includes_expanded(built_site, page):
+    copied = (built_site.directory / PAGE.parent / "walkthrough.py").read_text(encoding="utf-8")
+    assert copied == expanded()[0]
+    assert "--8<--" in SOURCE.read_text(encoding="utf-8"), "the walkthrough embeds its shared code"
+    assert "--8<--" not in copied and "--8<--" not in text_of(page)
+    assert "def two_spirals(" in text_of(page) and "class MLP(nn.Module):" in text_of(page)
 
 
 def test_relative_links_in_the_notebook_resolve(built_site, page):
@@ -203,32 +222,91 @@ f()
 """
 
 
+def notebook_in(tmp_path, text: str, name: str = "nb.py"):
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    source, origins = hook.expand_includes(str(path), EMBEDDER, name)
+    copy = tmp_path / "expanded" / name
+    copy.parent.mkdir()
+    copy.write_text(source, encoding="utf-8")
+    return hook.Expanded(str(path), str(copy), origins)
+
+
+def ipython_traceback(*frames: str) -> str:
+    """What IPython prints for an error in a cell, colours included: `frames` are `Cell In[n], line k` lines."""
+    return "\x1b[31mZeroDivisionError\x1b[39m Traceback (most recent call last)\n" + "".join(
+        f"\x1b[36m{frame}\x1b[39m\n----> code\n" for frame in frames) + "ZeroDivisionError: division by zero"
+
+
 def test_a_failing_cell_is_reported_at_its_line_in_the_source(tmp_path):
     from nbclient.exceptions import CellExecutionError
 
-    path = tmp_path / "nb.py"
-    path.write_text(NOTEBOOK, encoding="utf-8")
-    traceback = (  # what IPython prints, colours included: the cell that ran first, then the function it called
-        "\x1b[31mZeroDivisionError\x1b[39m Traceback (most recent call last)\n"
-        "\x1b[36mCell In[3], line 2\x1b[39m\n----> 2 f()\n"
-        "Cell In[2], line 2, in f()\n----> 2     return 1 / 0\n"
-        "ZeroDivisionError: division by zero"
-    )
+    notebook = notebook_in(tmp_path, NOTEBOOK)
+    # The cell that ran first (execution 3: the third non-empty code cell), then the function it called.
+    traceback = ipython_traceback("Cell In[3], line 2", "Cell In[2], line 2, in f()")
     error = CellExecutionError(traceback, "ZeroDivisionError", "division by zero")
-
-    class Config:
-        config_file_path = str(tmp_path / "mkdocs.yml")
-
-    message = hook.describe_cell_error(error, str(path), Config())
+    message = hook.describe_cell_error(error, notebook)
     first, *rest = message.splitlines()
-    assert first == "nb.py:14: the notebook cell starting at line 13 failed with ZeroDivisionError: division by zero"
+    assert first == "nb.py:14: the notebook cell starting at nb.py:13 failed with ZeroDivisionError: division by zero"
     assert "nb.py:14\n" in message  # the cell's frame
     assert "nb.py:9, in f()" in message  # the function it called, defined in another cell
     assert "\x1b[" not in message
 
 
+INCLUDING = """\
+# %% [markdown]
+# # Title
+
+# %%
+import torch
+--8<-- "snippets/spirals.py:two_spirals"
+
+# %%
+inputs, labels = two_spirals(n_per_class=3)
+print(inputs.shape)
+"""
+
+
+def test_an_include_is_expanded_with_the_lines_it_came_from(tmp_path):
+    notebook = notebook_in(tmp_path, INCLUDING)
+    text = Path(notebook.path).read_text(encoding="utf-8")
+    spirals = (ROOT / "snippets" / "spirals.py").read_text(encoding="utf-8").splitlines()
+    assert "--8<--" not in text
+    cells = jupytext.reads(text, fmt="py:percent").cells
+    assert [cell.cell_type for cell in cells] == ["markdown", "code", "code"], "the include added no cell"
+    lines = text.split("\n")
+    definition = lines.index("def two_spirals(n_per_class=500, noise=0.1, seed=0):") + 1
+    assert notebook.where(definition) == f"snippets/spirals.py:{spirals.index(lines[definition - 1]) + 1}"
+    assert notebook.where(lines.index("import torch") + 1) == "nb.py:5"
+    assert notebook.where(lines.index("inputs, labels = two_spirals(n_per_class=3)") + 1) == "nb.py:9"
+
+
+def test_an_error_in_embedded_code_names_the_snippet_line_and_the_notebook_cell(tmp_path):
+    from nbclient.exceptions import CellExecutionError
+
+    notebook = notebook_in(tmp_path, INCLUDING)
+    # Cell 1 is the include's: its line 2 is the import, its line 7 the def (after 2 blank lines and `import`)
+    expanded_cell = jupytext.reads(Path(notebook.path).read_text(encoding="utf-8"), fmt="py:percent").cells[1]
+    line_of_def = expanded_cell.source.splitlines().index("def two_spirals(n_per_class=500, noise=0.1, seed=0):")
+    error = CellExecutionError(ipython_traceback(f"Cell In[1], line {line_of_def + 2}"), "ZeroDivisionError", "x")
+    message = hook.describe_cell_error(error, notebook)
+    spirals = (ROOT / "snippets" / "spirals.py").read_text(encoding="utf-8").splitlines()
+    body_line = spirals.index(expanded_cell.source.splitlines()[line_of_def + 1]) + 1
+    assert message.startswith(f"snippets/spirals.py:{body_line}: the notebook cell starting at nb.py:5 failed")
+
+
+def test_a_missing_section_fails_naming_the_notebook_line(tmp_path):
+    from mkdocs.exceptions import PluginError
+
+    with pytest.raises(PluginError, match=r"^nb\.py, line 6: .*snippets/spirals\.py:nowhere.*could not be located"):
+        notebook_in(tmp_path, INCLUDING.replace("spirals.py:two_spirals", "spirals.py:nowhere"))
+    (tmp_path / "b").mkdir()
+    with pytest.raises(PluginError, match=r"^nb\.py, line 6: .*snippets/nothing\.py"):
+        notebook_in(tmp_path / "b", INCLUDING.replace("spirals.py:two_spirals", "nothing.py:x"))
+
+
 def test_an_error_outside_a_cell_is_left_alone():
-    assert hook.describe_cell_error(RuntimeError("kernel died"), str(SOURCE), None) is None
+    assert hook.describe_cell_error(RuntimeError("kernel died"), None) is None
 
 
 def test_pruning_keeps_the_rules_and_properties_the_page_can_use():

@@ -19,9 +19,8 @@
 # This page is a notebook, executed every time the site is built: the outputs and figures below are the
 # ones this code produced. If the accuracy ever drops below 97%, an `assert` further down fails and the site
 # does not build. Download it with the button at the top of the page and run it in Jupyter, or copy the cells
-# in order into a Python session. It imports the model and the data from this guide's
-# [`snippets`](https://github.com/pytorch-primer/pytorch-primer/tree/main/snippets) package, so run it from
-# a clone of the repository.
+# in order into a Python session: it needs only `torch`, `matplotlib` and `tensorboard`, nothing from this
+# guide's repository.
 
 # %% [markdown]
 # ## Set-up
@@ -42,9 +41,6 @@ from tensorboard.backend.event_processing import event_accumulator
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset, random_split
 from torch.utils.tensorboard import SummaryWriter
-
-from snippets.spirals import two_spirals
-from snippets.models import MLP
 
 torch.manual_seed(0)
 torch.set_num_threads(1)  # see the note below
@@ -70,6 +66,11 @@ print(f"PyTorch {torch.__version__}")
 # [`DataLoader`](https://docs.pytorch.org/docs/stable/data.html#torch.utils.data.DataLoader) cuts its set
 # into batches. The split and the shuffling each take their own seeded `torch.Generator`, so they do not
 # depend on what else used the global generator before.
+#
+# The points come from `two_spirals`, the function [Optimizers](../../optimizers/) introduces:
+
+# %%
+--8<-- "snippets/spirals.py:two_spirals"
 
 # %%
 inputs, labels = two_spirals(n_per_class=500, noise=0.1, seed=0)
@@ -91,11 +92,16 @@ print(f"train on {len(train_set)} in {len(train_loader)} batches, "
 # %% [markdown]
 # ## The model, the loss, the optimizer and the scheduler
 #
-# `MLP` is the classifier built on [Custom modules](../../custom-modules/): two hidden layers of 64 units and
-# one output per class. It returns **logits**, which is what
+# `MLP` is the classifier built on [Custom modules](../../custom-modules/), used here with two hidden layers
+# of 64 units and one output per class. It returns **logits**, which is what
 # [`CrossEntropyLoss`](https://docs.pytorch.org/docs/stable/generated/torch.nn.CrossEntropyLoss.html) expects
 # (see [Loss functions](../../losses/)).
-#
+
+# %%
+--8<-- "snippets/models.py:mlp"
+
+
+# %% [markdown]
 # [`AdamW`](https://docs.pytorch.org/docs/stable/generated/torch.optim.AdamW.html) adapts each parameter's
 # step size; [`OneCycleLR`](https://docs.pytorch.org/docs/stable/generated/torch.optim.lr_scheduler.OneCycleLR.html)
 # warms the learning rate up to `max_lr`, then anneals it far below where it started. It is stepped after
