@@ -23,7 +23,7 @@ def digits_splits(seed=0):
     images = torch.tensor(digits.images, dtype=torch.float32).flatten(1) / 16
     labels = torch.tensor(digits.target)  # int64, what CrossEntropyLoss expects
     dataset = TensorDataset(images, labels)  # 64 inputs in [0, 1] and a label per image
-    split = torch.Generator().manual_seed(seed)  # its own generator: the same split always
+    split = torch.Generator().manual_seed(seed)  # its own: the same split every time
     return random_split(dataset, [0.7, 0.15, 0.15], generator=split)
 # --8<-- [end:digits]
 
@@ -72,7 +72,7 @@ def evaluate(model, loader, loss_fn, device=None):
 
 # --8<-- [start:overfit]
 def overfit(train_set, val_set, epochs=40, early_stopping=None):
-    """Train a large MLP on only 60 training images; returns it and the loss per epoch."""
+    """Train a large MLP on only 60 training images; returns it and its losses."""
     torch.manual_seed(0)
     model = MLP(num_inputs=64, num_classes=10, hidden=(512, 512))
     few = torch.utils.data.Subset(train_set, range(60))
@@ -200,13 +200,14 @@ def load_checkpoint(path, *, model, optimizer=None, scheduler=None, generator=No
 
 # --8<-- [start:fit]
 def fit(checkpoint, train_set, val_set, *, epochs=15, patience=4, stop_after=None):
-    """Train the digits MLP with early stopping, saving `checkpoint` after every epoch and
-    resuming from it if it exists; returns the model with its best weights.
-    `stop_after=k` ends the run after epoch k, as a killed process would."""
+    """Train the digits MLP with early stopping, saving `checkpoint` after every
+    epoch and resuming from it if it exists; returns the model with its best
+    weights. `stop_after=k` ends the run after epoch k, as a killed process would."""
     torch.manual_seed(0)
     model = MLP(num_inputs=64, num_classes=10, hidden=(128, 128), dropout=0.2)
     generator = torch.Generator().manual_seed(0)
-    train_loader = DataLoader(train_set, batch_size=64, shuffle=True, generator=generator)
+    train_loader = DataLoader(train_set, batch_size=64, shuffle=True,
+                              generator=generator)
     val_loader = DataLoader(val_set, batch_size=len(val_set))
     optimizer = torch.optim.AdamW(model.parameters())
     scheduler = torch.optim.lr_scheduler.OneCycleLR(
@@ -227,8 +228,8 @@ def fit(checkpoint, train_set, val_set, *, epochs=15, patience=4, stop_after=Non
         train_loss = train_one_epoch(model, train_loader, loss_fn, optimizer, scheduler)
         val_loss, val_accuracy = evaluate(model, val_loader, loss_fn)
         early_stopping.step(val_loss, model, epoch)
-        save_checkpoint(checkpoint, model=model, optimizer=optimizer, scheduler=scheduler,
-                        epoch=epoch, generator=generator,
+        save_checkpoint(checkpoint, model=model, optimizer=optimizer,
+                        scheduler=scheduler, epoch=epoch, generator=generator,
                         early_stopping=early_stopping.state_dict(), versions=versions)
         print(f"epoch {epoch:2}  lr {lr:.5f}  training loss {train_loss:.3f}  "
               f"validation loss {val_loss:.3f}  accuracy {val_accuracy:.3f}")
@@ -258,7 +259,7 @@ class Augmented(Dataset):
 def seed_worker(worker_id):
     """A DataLoader's worker_init_fn: a seed of its own for the dataset's generator."""
     worker = torch.utils.data.get_worker_info()
-    worker.dataset.generator.manual_seed(worker.seed)  # the loader's base seed + worker_id
+    worker.dataset.generator.manual_seed(worker.seed)  # base seed + worker_id
 # --8<-- [end:workers]
 
 
