@@ -427,3 +427,27 @@ def test_predict_returns_every_prediction_in_order_and_restores_the_mode(digits)
     model.eval()
     assert torch.equal(predictions, model(images).argmax(dim=1))
     assert torch.equal(labels, torch.stack([label for _, label in digits[2]]))
+
+
+class GlobalDraws(torch.utils.data.Dataset):
+    """Draws from the global generators of torch, Python and NumPy, as most augmentations do."""
+
+    def __len__(self):
+        return 4
+
+    def __getitem__(self, index):
+        import random
+
+        import numpy
+
+        return torch.tensor([torch.rand(()).item(), random.random(), numpy.random.rand()])
+
+
+def test_each_worker_gets_its_own_seed_for_the_global_generators_from_the_loader_generator():
+    def load(seed):
+        loader = DataLoader(GlobalDraws(), batch_size=2, num_workers=2, generator=torch.Generator().manual_seed(seed))
+        return torch.cat(list(loader))
+
+    draws = load(seed=0)
+    assert all(len(set(column.tolist())) == 4 for column in draws.T), "torch's, Python's and NumPy's differ per worker"
+    assert torch.equal(draws, load(seed=0)) and not torch.equal(draws, load(seed=1))
