@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 from sklearn.datasets import load_digits
 from torch import nn
-from torch.utils.data import DataLoader, Dataset, TensorDataset, random_split
+from torch.utils.data import DataLoader, TensorDataset, random_split
 
 torch.manual_seed(0)
 # --8<-- [end:imports]
@@ -238,29 +238,6 @@ def fit(checkpoint, train_set, val_set, *, epochs=15, patience=4, stop_after=Non
     model.load_state_dict(early_stopping.best_weights)
     return model
 # --8<-- [end:fit]
-
-
-# --8<-- [start:workers]
-class Augmented(Dataset):
-    """Each item is a number drawn from the dataset's own generator, the way a random
-    augmentation (a shift, a crop, noise) draws."""
-
-    def __init__(self, size=8, seed=0):
-        self.size = size
-        self.generator = torch.Generator().manual_seed(seed)
-
-    def __len__(self):
-        return self.size
-
-    def __getitem__(self, index):
-        return torch.rand((), generator=self.generator)
-
-
-def seed_worker(worker_id):
-    """A DataLoader's worker_init_fn: a seed of its own for the dataset's generator."""
-    worker = torch.utils.data.get_worker_info()
-    worker.dataset.generator.manual_seed(worker.seed)  # base seed + worker_id
-# --8<-- [end:workers]
 
 
 # --8<-- [start:metrics]

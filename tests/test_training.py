@@ -13,7 +13,6 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from snippets.models import MLP
 from snippets.training import (
-    Augmented,
     EarlyStopping,
     confusion_matrix,
     digits_splits,
@@ -24,7 +23,6 @@ from snippets.training import (
     overfit,
     predict,
     save_checkpoint,
-    seed_worker,
     train_one_epoch,
 )
 
@@ -385,23 +383,7 @@ def test_the_figure_draws_both_curves_and_marks_the_best_epoch():
         plt.close(figure)
 
 
-# Workers and metrics ------------------------------------------------------------------------------------------
-
-
-def load_augmented(num_workers, seed=0, init=seed_worker):
-    loader = DataLoader(Augmented(), batch_size=2, num_workers=num_workers, worker_init_fn=init,
-                        generator=torch.Generator().manual_seed(seed))
-    return torch.cat(list(loader))
-
-
-def test_workers_copy_the_dataset_generator_unless_seed_worker_reseeds_it():
-    copied = load_augmented(num_workers=2, init=None)
-    assert torch.equal(copied[0:2], copied[2:4]) and torch.equal(copied[4:6], copied[6:8])
-    reseeded = load_augmented(num_workers=2)
-    assert len(set(reseeded.tolist())) == 8
-    assert torch.equal(reseeded, load_augmented(num_workers=2)), "the same seed, the same batches"
-    assert not torch.equal(reseeded, load_augmented(num_workers=2, seed=1))
-    assert not torch.equal(reseeded, load_augmented(num_workers=1)), "the seeds go to the workers"
+# Metrics and workers -------------------------------------------------------------------------------------------
 
 
 def test_confusion_matrix_and_recall_agree_with_scikit_learn():
