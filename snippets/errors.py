@@ -3,6 +3,7 @@
 # --8<-- [start:imports]
 import dataclasses
 import io
+import warnings
 
 import numpy as np
 import torch
@@ -16,7 +17,7 @@ torch.manual_seed(0)
 def fit_slope_wrong(x, y, steps=50, lr=0.5):
     """Fit y = w * x by gradient descent. Broken: see below."""
     w = torch.zeros(1, requires_grad=True)
-    predictions = x * w  # (1)!
+    predictions = x * w  # computed once, before the loop: every step reuses it
     for _ in range(steps):
         loss = ((predictions - y) ** 2).mean()
         loss.backward()
@@ -32,11 +33,11 @@ def fit_slope(x, y, steps=50, lr=0.5):
     """Fit y = w * x by gradient descent, written out by hand."""
     w = torch.zeros(1, requires_grad=True)
     for _ in range(steps):
-        loss = ((x * w - y) ** 2).mean()  # (1)!
+        loss = ((x * w - y) ** 2).mean()  # the forward pass, inside the loop
         loss.backward()
-        with torch.no_grad():  # (2)!
+        with torch.no_grad():  # the update must not be recorded
             w -= lr * w.grad
-        w.grad = None  # (3)!
+        w.grad = None  # gradients add up: clear them before the next step
     return w.item()
 # --8<-- [end:fit_slope]
 
@@ -52,22 +53,23 @@ class Settings:
 # --8<-- [end:settings]
 
 
-# --8<-- [start:checkpoint]
-def save_checkpoint(model, settings):
-    """The weights and the settings of a run, as tensors and plain values."""
+# --8<-- [start:plain_settings]
+def save_with_plain_settings(model, settings):
+    """The weights and the settings of a run, as tensors and plain values only."""
     buffer = io.BytesIO()  # or a file name
-    checkpoint = {
+    saved = {
         "model": model.state_dict(),
-        "settings": dataclasses.asdict(settings),  # (1)!
+        "settings": dataclasses.asdict(settings),  # a dict of numbers: accepted
     }
-    torch.save(checkpoint, buffer)
+    torch.save(saved, buffer)
     return buffer.getvalue()
 
 
-def load_checkpoint(data):
-    checkpoint = torch.load(io.BytesIO(data), weights_only=True)
-    settings = Settings(**checkpoint["settings"])  # (2)!
+def load_with_plain_settings(data):
+    """Rebuild the settings and the model from what save_with_plain_settings wrote."""
+    saved = torch.load(io.BytesIO(data), weights_only=True)
+    settings = Settings(**saved["settings"])  # the class is rebuilt by your code
     model = nn.Linear(settings.in_features, settings.out_features)
-    model.load_state_dict(checkpoint["model"])
+    model.load_state_dict(saved["model"])
     return model, settings
-# --8<-- [end:checkpoint]
+# --8<-- [end:plain_settings]

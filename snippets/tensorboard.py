@@ -1,8 +1,8 @@
 """Code of docs/tensorboard.md: logging a real training run to TensorBoard and reading the logs back."""
 
 # --8<-- [start:imports]
+import shutil
 import warnings
-from contextlib import contextmanager  # noqa: F401 - default_dtype, shown on the page, uses it
 from pathlib import Path
 
 import torch
@@ -11,31 +11,37 @@ from tensorboard.backend.event_processing.event_accumulator import (
     SCALARS,
     EventAccumulator,
 )
-from tensorboard.plugins.hparams import plugin_data_pb2
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 from torch.utils.tensorboard import SummaryWriter
+
+torch.manual_seed(0)
 # --8<-- [end:imports]
 
 from snippets.models import MLP  # noqa: E402 - shown on the page from their own sections
-from snippets.optimizers import default_dtype  # noqa: E402
 from snippets.spirals import two_spirals  # noqa: E402
 
 
 # --8<-- [start:first_writer]
+def new_run(log_dir):
+    """An empty folder for a run: whatever an earlier run left there is deleted."""
+    shutil.rmtree(log_dir, ignore_errors=True)
+    return log_dir
+
+
 def log_squares(log_dir, steps=5):
     """The smallest useful log: one scalar per step, in a run of its own."""
-    with SummaryWriter(log_dir=log_dir) as writer:  # (1)!
+    with SummaryWriter(log_dir=log_dir) as writer:
         for step in range(steps):
-            writer.add_scalar("demo/square", step**2, global_step=step)  # (2)!
+            writer.add_scalar("demo/square", step**2, global_step=step)
 # --8<-- [end:first_writer]
 
 
 # --8<-- [start:load_run]
 def load_run(run_dir):
     """Read every event file of one run folder back into memory."""
-    sizes = {SCALARS: 0, HISTOGRAMS: 0}  # (1)!
-    return EventAccumulator(str(run_dir), size_guidance=sizes).Reload()  # (2)!
+    keep_all = {SCALARS: 0, HISTOGRAMS: 0}  # 0: every event, not a sample of them
+    return EventAccumulator(str(run_dir), size_guidance=keep_all).Reload()
 # --8<-- [end:load_run]
 
 
@@ -44,10 +50,10 @@ def read_while_open(log_dir):
     """Read a run while its writer is open; close it; then use it again."""
     writer = SummaryWriter(log_dir=log_dir)
     writer.add_scalar("demo/value", 1.0, global_step=0)
-    writer.flush()  # (1)!
+    writer.flush()
     tags = load_run(log_dir).Tags()["scalars"]
-    writer.close()  # (2)!
-    writer.add_scalar("demo/value", 2.0, global_step=1)  # (3)!
+    writer.close()
+    writer.add_scalar("demo/value", 2.0, global_step=1)  # a mistake, on purpose
     writer.close()
     return tags
 # --8<-- [end:flush_and_close]
@@ -64,9 +70,10 @@ def log_with_add_scalars(log_dir, steps=3):
 
 
 # --8<-- [start:layout]
-LAYOUT = {  # (1)!
+LAYOUT = {  # categories, then charts, as the Custom Scalars tab shows them
     "Spirals": {
-        "loss": ["Multiline", ["loss/train", "loss/validation"]],  # (2)!
+        # one chart: every tag matching one of these regular expressions
+        "loss": ["Multiline", ["loss/train", "loss/validation"]],
         "accuracy": ["Multiline", [r"accuracy/.*"]],
     },
 }
@@ -98,7 +105,7 @@ def log_graph(writer, model, example_inputs):
     """Record the model's graph, traced on example inputs."""
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=TRACE_DEPRECATED)
-        writer.add_graph(model, example_inputs)  # (1)!
+        writer.add_graph(model, example_inputs)
 # --8<-- [end:log_graph]
 
 
@@ -107,66 +114,75 @@ def log_histograms(writer, model, step):
     """A histogram of each parameter tensor, and of its gradient."""
     for name, parameter in model.named_parameters():  # layers.0.weight, ...
         writer.add_histogram(f"weights/{name}", parameter, global_step=step)
-        if parameter.grad is not None:  # (1)!
+        if parameter.grad is not None:  # only after a backward()
             writer.add_histogram(
                 f"gradients/{name}", parameter.grad, global_step=step
             )
 # --8<-- [end:log_histograms]
 
 
-# --8<-- [start:evaluate]
-@torch.no_grad()
-def evaluate(model, dataset, loss_fn):
-    """Loss and accuracy on a whole dataset, without recording gradients."""
-    model.eval()
-    inputs, labels = dataset.tensors
-    logits = model(inputs)
-    accuracy = (logits.argmax(dim=1) == labels).float().mean().item()
-    return loss_fn(logits, labels).item(), accuracy
-# --8<-- [end:evaluate]
-
-
 # --8<-- [start:train_one_epoch]
-def train_one_epoch(model, loader, optimizer, loss_fn):
-    """One pass over the training data; returns the mean loss per example."""
+def train_one_epoch(model, loader, loss_fn, optimizer, scheduler=None, device=None):
+    """One pass over `loader`, one step per batch; returns the mean loss per example."""
     model.train()
     total, count = 0.0, 0
-    for inputs, labels in loader:
+    for inputs, targets in loader:
+        if device is not None:
+            inputs, targets = inputs.to(device), targets.to(device)
         optimizer.zero_grad()
-        loss = loss_fn(model(inputs), labels)
+        loss = loss_fn(model(inputs), targets)
         loss.backward()
         optimizer.step()
-        total += loss.item() * len(labels)  # (1)!
-        count += len(labels)
+        if scheduler is not None:
+            scheduler.step()  # a schedule counted in batches
+        total += loss.item() * len(targets)  # the batch's mean, weighted by its size
+        count += len(targets)
     return total / count
 # --8<-- [end:train_one_epoch]
+
+
+# --8<-- [start:evaluate]
+@torch.no_grad()
+def evaluate(model, loader, loss_fn, device=None):
+    """Mean loss per example and accuracy over `loader`, recording no gradients."""
+    model.eval()
+    total, correct, count = 0.0, 0, 0
+    for inputs, targets in loader:
+        if device is not None:
+            inputs, targets = inputs.to(device), targets.to(device)
+        logits = model(inputs)
+        total += loss_fn(logits, targets).item() * len(targets)
+        correct += (logits.argmax(dim=1) == targets).sum().item()
+        count += len(targets)
+    return total / count, correct / count
+# --8<-- [end:evaluate]
 
 
 # --8<-- [start:train]
 def train(log_dir, lr=0.01, hidden=(64, 64), epochs=30, batch_size=200,
           histogram_every=5):
     """Train an MLP on the two spirals, logging to TensorBoard in log_dir."""
-    with default_dtype(torch.float64):  # (1)!
-        train_set, validation_set = spiral_splits()
-        model = MLP(num_inputs=2, num_classes=2, hidden=hidden)
+    train_set, validation_set = spiral_splits()
+    model = MLP(num_inputs=2, num_classes=2, hidden=hidden)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     loss_fn = nn.CrossEntropyLoss()
     loader = DataLoader(train_set, batch_size=batch_size, shuffle=True)
+    validation_loader = DataLoader(validation_set, batch_size=batch_size)
 
     with SummaryWriter(log_dir=log_dir) as writer:
         note = f"MLP {hidden}, Adam lr={lr}, batch size {batch_size}"
-        writer.add_text("run", note)  # (2)!
+        writer.add_text("run", note)
         writer.add_custom_scalars(LAYOUT)
         log_graph(writer, model, train_set.tensors[0][:batch_size])
         for epoch in range(1, epochs + 1):
-            train_loss = train_one_epoch(model, loader, optimizer, loss_fn)
-            loss, accuracy = evaluate(model, validation_set, loss_fn)
-            writer.add_scalar("loss/train", train_loss, global_step=epoch)  # (3)!
+            train_loss = train_one_epoch(model, loader, loss_fn, optimizer)
+            loss, accuracy = evaluate(model, validation_loader, loss_fn)
+            writer.add_scalar("loss/train", train_loss, global_step=epoch)
             writer.add_scalar("loss/validation", loss, global_step=epoch)
             writer.add_scalar("accuracy/validation", accuracy, global_step=epoch)
             if epoch % histogram_every == 0:
-                log_histograms(writer, model, step=epoch)  # (4)!
-        writer.add_hparams(  # (5)!
+                log_histograms(writer, model, step=epoch)
+        writer.add_hparams(
             {"lr": lr, "hidden": str(hidden), "batch_size": batch_size,
              "epochs": epochs},
             {"hparam/accuracy": accuracy, "hparam/loss": loss},
@@ -176,24 +192,12 @@ def train(log_dir, lr=0.01, hidden=(64, 64), epochs=30, batch_size=200,
 # --8<-- [end:train]
 
 
-# --8<-- [start:hparams_of]
-def hparams_of(run):
-    """The hyperparameters add_hparams stored in a run, as a plain dict."""
-    content = run.PluginTagToContent("hparams")["_hparams_/session_start_info"]
-    data = plugin_data_pb2.HParamsPluginData.FromString(content)
-    hparams = data.session_start_info.hparams  # name -> protobuf Value
-    return {name: getattr(value, value.WhichOneof("kind"))
-            for name, value in sorted(hparams.items())}
-# --8<-- [end:hparams_of]
-
-
 # --8<-- [start:compare_runs]
-def best_epochs(log_root, tag="accuracy/validation"):
-    """For each run under log_root: the step where tag peaked, and its value."""
+def best_accuracies(log_root, tag="accuracy/validation"):
+    """For each run under log_root: the highest value its `tag` reached."""
     best = {}
     for run_dir in sorted(Path(log_root).iterdir()):
-        events = load_run(run_dir).Scalars(tag)
-        top = max(events, key=lambda event: event.value)
-        best[run_dir.name] = (top.step, round(top.value, 3))
+        values = [event.value for event in load_run(run_dir).Scalars(tag)]
+        best[run_dir.name] = round(max(values), 2)
     return best
 # --8<-- [end:compare_runs]

@@ -1,33 +1,36 @@
 """Claims of docs/optimizers.md checked beyond what the page prints: update rules, the race and its figure,
-schedules, checkpoints, and the inventory of torch.optim."""
+schedules, what a checkpoint must hold, and the inventory of torch.optim."""
 
 import importlib.util
 import math
 import re
+from functools import partial
 from pathlib import Path
 
 import pytest
 import torch
 from torch import nn
 
-from snippets.spirals import two_spirals
 from snippets.models import MLP
 from snippets.optimizers import (
     LEARNING_RATES,
     OPTIMIZERS,
+    SCHEDULERS,
     after_one_step,
     descend_rosenbrock,
-    learning_rates,
-    load_checkpoint,
-    optimizer_classes,
     figure_race,
+    figure_schedules,
+    learning_rates,
+    one_cycle,
+    optimizer_classes,
     race,
     rosenbrock,
-    save_checkpoint,
     step_sizes,
     train_classifier,
+    train_steps,
     training_step,
 )
+from snippets.spirals import two_spirals
 from tests.inventory import table_names
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -129,6 +132,21 @@ def test_adam_with_decoupled_weight_decay_is_adamw():
     assert runs[0] == runs[1]
 
 
+def train_ten_steps(make_optimizer):
+    inputs, labels = two_spirals(n_per_class=50)
+    torch.manual_seed(0)
+    model = MLP(num_inputs=2, num_classes=2)
+    optimizer = make_optimizer(model.parameters())
+    return [training_step(model, optimizer, nn.CrossEntropyLoss(), inputs, labels) for _ in range(10)]
+
+
+def test_adam_is_adamw_without_weight_decay():
+    # The table: Adam takes "the same steps as AdamW(weight_decay=0)".
+    assert train_ten_steps(partial(torch.optim.Adam, lr=0.01)) == train_ten_steps(
+        partial(torch.optim.AdamW, lr=0.01, weight_decay=0.0)
+    )
+
+
 # The race and its figure
 
 
@@ -150,27 +168,49 @@ def test_race_runs_every_optimizer_on_both_problems(curves):
         assert all(math.isfinite(loss) for curve in losses.values() for loss in curve), problem
 
 
+ROSENBROCK_RANKING = ["SGD + momentum", "Adam", "RMSprop", "Adagrad", "SGD"]
+SPIRALS_RANKING = ["Adam", "SGD + momentum", "Adagrad", "RMSprop", "SGD"]
+
+
+def ranking(losses):
+    return sorted(losses, key=lambda name: losses[name][-1])
+
+
 def test_rosenbrock_ranking_claimed_by_the_page(curves):
     losses = final(curves["Rosenbrock"])
-    ranking = sorted(losses, key=losses.get)
-    assert ranking[0] == "SGD + momentum"  # "momentum builds up speed there"
-    assert ranking[1] == "Adam"  # "Adam is first on one problem and second on the other"
-    assert ranking[-1] == "SGD"
+    assert ranking(curves["Rosenbrock"]) == ROSENBROCK_RANKING
     assert losses["SGD"] / losses["SGD + momentum"] > 1000  # "ending thousands of times lower"
 
 
 def test_spirals_ranking_claimed_by_the_page(curves):
-    losses = final(curves["two spirals"])
-    ranking = sorted(losses, key=losses.get)
-    # "Adam wins, momentum comes second, then Adagrad and RMSprop, and plain SGD has barely started"
-    assert ranking == ["Adam", "SGD + momentum", "Adagrad", "RMSprop", "SGD"]
-    assert losses["SGD"] > 0.4  # it began at log(2) = 0.69
+    assert ranking(curves["two spirals"]) == SPIRALS_RANKING
+    assert final(curves["two spirals"])["SGD"] > 0.4  # "barely started": it began at log(2) = 0.69
 
 
-def test_rmsprop_ends_the_spirals_race_above_its_lowest_loss(curves):
-    rmsprop = curves["two spirals"]["RMSprop"]
-    assert rmsprop[-1] > 1.5 * min(rmsprop)  # the page prints 1.9 times the lowest
-    assert len(rmsprop) - rmsprop.index(min(rmsprop)) < 20  # its lowest was only a few steps before the end
+def test_the_rankings_have_room_to_spare(curves):
+    # The page prints rankings because another processor's rounding changes the last digits of a float32
+    # run: neighbours in each ranking must stay well apart, or the order itself would depend on the machine.
+    for problem, losses in curves.items():
+        ends = sorted(final(losses).values())
+        assert all(higher > 1.3 * lower for lower, higher in zip(ends, ends[1:])), problem
+
+
+def test_the_spirals_ranking_survives_last_bit_changes_to_the_data():
+    # What another machine's kernels do to a run, done on purpose: perturb every input by about one float32
+    # rounding step and race again.
+    inputs, labels = two_spirals()
+    for seed in (1, 2):
+        noise = torch.randn(inputs.shape, generator=torch.Generator().manual_seed(seed))
+        perturbed = inputs * (1 + 1e-7 * noise)
+        losses = {}
+        for name, make in OPTIMIZERS.items():
+            torch.manual_seed(0)
+            model = MLP(num_inputs=2, num_classes=2)
+            optimizer = make(model.parameters(), LEARNING_RATES["two spirals"][name])
+            for _ in range(200):
+                last = training_step(model, optimizer, nn.CrossEntropyLoss(), perturbed, labels)
+            losses[name] = [last]
+        assert ranking(losses) == SPIRALS_RANKING, seed
 
 
 def test_another_learning_rate_changes_the_ranking(curves):
@@ -185,13 +225,15 @@ def spikes(curve, factor=2, within=10):
     return [t for i, t in enumerate(rising) if i == 0 or t - rising[i - 1] > within]
 
 
-def test_rmsprop_jumps_twice_on_rosenbrock_and_momentum_overshoots_once_on_the_spirals(curves):
+def test_rmsprop_jumps_on_rosenbrock_and_momentum_overshoots_once_on_the_spirals(curves):
     counts = {name: len(spikes(curve)) for name, curve in curves["Rosenbrock"].items()}
-    assert counts.pop("RMSprop") == 2  # "jumps up twice"
+    assert counts.pop("RMSprop") >= 2  # "jumps up several times"
     assert set(counts.values()) == {0}  # the other curves settle down
     momentum = curves["two spirals"]["SGD + momentum"]
     [start] = spikes(momentum)
     assert momentum[-1] < min(momentum[start - 10 : start])  # it recovers, and ends below where it overshot
+    others = [name for name in OPTIMIZERS if name != "SGD + momentum"]
+    assert all(spikes(curves["two spirals"][name]) == [] for name in others)
 
 
 def test_plain_sgd_diverges_on_rosenbrock_with_a_larger_learning_rate():
@@ -199,41 +241,54 @@ def test_plain_sgd_diverges_on_rosenbrock_with_a_larger_learning_rate():
     assert math.isfinite(descend_rosenbrock(OPTIMIZERS["SGD"], lr=LEARNING_RATES["Rosenbrock"]["SGD"])[-1])
 
 
-def test_figure_is_a_small_deterministic_svg_with_text_as_text(built_site):
-    svg = load_hook().svg(figure_race)
-    built = (built_site.directory / "assets" / "figures" / "optimizers" / "race.svg").read_text(encoding="utf-8")
-    # The build's process raced and drew the same numbers, to the same bytes.
+def built_svg(built_site, module, name):
+    return (built_site.directory / "assets" / "figures" / module / f"{name}.svg").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("name, draw, label", [
+    ("race", figure_race, "SGD + momentum"),
+    ("schedules", figure_schedules, "CosineAnnealingLR"),
+])
+def test_figure_is_a_small_deterministic_svg_with_text_as_text(built_site, name, draw, label):
+    svg = load_hook().svg(draw)
+    built = built_svg(built_site, "optimizers", name)
+    # The build's process computed and drew the same numbers, to the same bytes.
     differing = next((pair for pair in enumerate(zip(svg.splitlines(), built.splitlines()), 1)
                       if pair[1][0] != pair[1][1]), None)
     assert svg == built, f"drawn here and in the build, the SVGs differ first at line {differing}"
     assert svg.lstrip().startswith("<?xml") and "</svg>" in svg
     assert len(svg.encode()) < 150_000
     assert "<dc:date>" not in svg  # no build date in the file
-    assert "<text" in svg and "SGD + momentum" in svg  # text kept as text...
+    assert "<text" in svg and label in svg  # text kept as text...
     assert 'id="DejaVuSans' not in svg  # ...not drawn as embedded glyph outlines
 
 
-def test_built_site_shows_the_figure(built_site):
-    figure = built_site.directory / "assets" / "figures" / "optimizers" / "race.svg"
-    assert figure.exists(), "the build hook did not write the figure"
+@pytest.mark.parametrize("figure, alt", [
+    ("optimizers/race.svg", "Two line charts of loss against step"),
+    ("optimizers/schedules.svg", "A line chart of the learning rate against the step"),
+    ("spirals/two_spirals.svg", "A scatter plot of the 1000 points of two_spirals()"),
+])
+def test_built_page_shows_each_figure_with_its_alt_text(built_site, figure, alt):
+    assert (built_site.directory / "assets" / "figures" / figure).exists(), "the build hook did not draw it"
     page = (built_site.directory / "optimizers" / "index.html").read_text(encoding="utf-8")
-    image = re.search(r'<img[^>]*src="\.\./assets/figures/optimizers/race\.svg"[^>]*>', page)
-    assert image, "the page does not show the figure"
-    assert re.search(r'alt="Two line charts of loss against step', image.group())
+    image = re.search(r'<img[^>]*src="\.\./assets/figures/' + re.escape(figure) + r'"[^>]*>', page)
+    assert image, f"the page does not show {figure}"
+    assert f'alt="{alt}' in image.group()
 
 
 # Schedules
 
 
 def test_schedules_shown_on_the_page():
-    step = learning_rates(lambda optimizer: torch.optim.lr_scheduler.StepLR(optimizer, step_size=3, gamma=0.5))
-    assert step[:4] == [0.1, 0.1, 0.1, 0.05]
-    cosine = learning_rates(lambda optimizer: torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=10))
-    assert cosine == sorted(cosine, reverse=True) and cosine[5] == 0.05
-    one_cycle = learning_rates(
-        lambda optimizer: torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=0.1, total_steps=10)
-    )
-    assert one_cycle[0] == pytest.approx(0.1 / 25) and max(one_cycle) == 0.1
+    step = learning_rates(SCHEDULERS["StepLR"])
+    assert step[:30] == [0.1] * 30 and step[30] == 0.05 and step[-1] == 0.1 / 8
+    cosine = learning_rates(SCHEDULERS["CosineAnnealingLR"])
+    assert cosine == sorted(cosine, reverse=True) and cosine[50] == pytest.approx(0.05)
+    one_cycle_rates = learning_rates(SCHEDULERS["OneCycleLR"])
+    assert one_cycle_rates[0] == pytest.approx(0.1 / 25)
+    peak = one_cycle_rates.index(max(one_cycle_rates))
+    assert max(one_cycle_rates) == pytest.approx(0.1) and 28 <= peak <= 30  # "during the first 30%"
+    assert one_cycle_rates[-1] < 1e-5  # "to almost zero"
 
 
 def test_scheduler_before_optimizer_warns():
@@ -252,58 +307,95 @@ def test_one_cycle_refuses_more_steps_than_total():
             scheduler.step()
 
 
-# Checkpoints
+# Checkpoints: what resuming needs
 
 
-def train_and_checkpoint(path, inputs, labels):
+def save_after(path, steps, inputs, labels):
+    """The page's run: `steps` steps of the one_cycle schedule, then a checkpoint; returns the live objects."""
     torch.manual_seed(0)
     model = MLP(num_inputs=2, num_classes=2)
-    optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
-    for _ in range(5):
-        training_step(model, optimizer, nn.CrossEntropyLoss(), inputs, labels)
-    save_checkpoint(path, model, optimizer, epoch=5)
-    return model, optimizer
+    optimizer = torch.optim.AdamW(model.parameters())
+    scheduler = one_cycle(optimizer)
+    train_steps(model, optimizer, scheduler, inputs, labels, steps=steps)
+    torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(), "step": steps}, path)
+    return model, optimizer, scheduler
 
 
-def test_resuming_from_a_checkpoint_continues_exactly(tmp_path):
-    inputs, labels = two_spirals(n_per_class=100)
-    model, optimizer = train_and_checkpoint(tmp_path / "checkpoint.pt", inputs, labels)
-    resumed_model = MLP(num_inputs=2, num_classes=2)
-    resumed_optimizer = torch.optim.Adam(resumed_model.parameters(), lr=0.01)
-    assert load_checkpoint(tmp_path / "checkpoint.pt", resumed_model, resumed_optimizer) == 5
-    for _ in range(10):
-        assert training_step(model, optimizer, nn.CrossEntropyLoss(), inputs, labels) == training_step(
-            resumed_model, resumed_optimizer, nn.CrossEntropyLoss(), inputs, labels
-        )
-
-
-def next_step_sizes(path, inputs, labels, restore_optimizer):
-    """How far each parameter entry that has a gradient moves in the first step after resuming."""
+def resume(path, restore_optimizer=True, restore_scheduler=True):
+    checkpoint = torch.load(path)  # weights_only=True, the default: state dicts need nothing more
     model = MLP(num_inputs=2, num_classes=2)
-    optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
+    optimizer = torch.optim.AdamW(model.parameters())
+    scheduler = one_cycle(optimizer)
+    model.load_state_dict(checkpoint["model"])
     if restore_optimizer:
-        load_checkpoint(path, model, optimizer)
-    else:
-        model.load_state_dict(torch.load(path)["model"])
-    before = torch.cat([p.detach().flatten() for p in model.parameters()])
-    training_step(model, optimizer, nn.CrossEntropyLoss(), inputs, labels)
-    after = torch.cat([p.detach().flatten() for p in model.parameters()])
-    has_gradient = torch.cat([p.grad.flatten() for p in model.parameters()]).abs() > 1e-6
-    return (after - before).abs()[has_gradient]
+        optimizer.load_state_dict(checkpoint["optimizer"])
+    if restore_scheduler:
+        scheduler.load_state_dict(checkpoint["scheduler"])
+    return model, optimizer, scheduler
 
 
-def test_resuming_with_a_fresh_optimizer_jolts_the_model(tmp_path):
+def test_a_full_checkpoint_resumes_the_run_exactly(tmp_path):
     inputs, labels = two_spirals(n_per_class=100)
-    torch.manual_seed(0)
-    model = MLP(num_inputs=2, num_classes=2)
-    optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
-    for _ in range(50):  # long enough for Adam's steps to settle below lr
+    original = save_after(tmp_path / "checkpoint.pt", 60, inputs, labels)
+    resumed = resume(tmp_path / "checkpoint.pt")
+    loss_fn = nn.CrossEntropyLoss()
+    for _ in range(40):  # to the end of the 100-step schedule
+        rates = [run[1].param_groups[0]["lr"] for run in (original, resumed)]
+        assert rates[0] == rates[1]
+        losses = [training_step(run[0], run[1], loss_fn, inputs, labels) for run in (original, resumed)]
+        assert losses[0] == losses[1]
+        for run in (original, resumed):
+            run[2].step()
+    assert all(torch.equal(a, b) for a, b in zip(original[0].parameters(), resumed[0].parameters()))
+
+
+def test_without_the_scheduler_state_the_warm_up_starts_again(tmp_path):
+    inputs, labels = two_spirals(n_per_class=100)
+    save_after(tmp_path / "checkpoint.pt", 60, inputs, labels)
+    model, optimizer, scheduler = resume(tmp_path / "checkpoint.pt", restore_scheduler=False)
+    rates = train_steps(model, optimizer, scheduler, inputs, labels, steps=40)
+    fresh = learning_rates(lambda optimizer: one_cycle(optimizer), steps=40)
+    assert rates[0] == round(one_cycle_rate_at(60), 5)  # the optimizer's own state still holds step 60's rate
+    assert rates[1:] == [round(rate, 5) for rate in fresh[1:]]  # then a new schedule, from its step 1
+    # "climb a new warm-up to its peak instead of annealing to almost zero"
+    assert max(rates) == pytest.approx(0.05) and rates[-1] > 0.04
+    assert one_cycle_rate_at(99) < 1e-5
+
+
+def one_cycle_rate_at(step):
+    return learning_rates(lambda optimizer: one_cycle(optimizer), steps=step + 1)[step]
+
+
+def test_without_the_optimizer_state_adam_restarts_with_steps_of_lr(tmp_path):
+    inputs, labels = two_spirals(n_per_class=100)
+    save_after(tmp_path / "checkpoint.pt", 60, inputs, labels)
+
+    def next_step_sizes(restore_optimizer):
+        model, optimizer, scheduler = resume(tmp_path / "checkpoint.pt", restore_optimizer=restore_optimizer)
+        for group in optimizer.param_groups:
+            group["weight_decay"] = 0.0  # measure Adam's step alone
+        lr = optimizer.param_groups[0]["lr"]
+        before = torch.cat([p.detach().flatten() for p in model.parameters()])
         training_step(model, optimizer, nn.CrossEntropyLoss(), inputs, labels)
-    save_checkpoint(tmp_path / "checkpoint.pt", model, optimizer, epoch=50)
-    fresh = next_step_sizes(tmp_path / "checkpoint.pt", inputs, labels, restore_optimizer=False)
-    restored = next_step_sizes(tmp_path / "checkpoint.pt", inputs, labels, restore_optimizer=True)
-    torch.testing.assert_close(fresh, torch.full_like(fresh, 0.01), rtol=0.02, atol=0)  # every one by lr
+        after = torch.cat([p.detach().flatten() for p in model.parameters()])
+        has_gradient = torch.cat([p.grad.flatten() for p in model.parameters()]).abs() > 1e-6
+        return (after - before).abs()[has_gradient] / lr
+
+    fresh, restored = next_step_sizes(False), next_step_sizes(True)
+    torch.testing.assert_close(fresh, torch.ones_like(fresh), rtol=0.02, atol=0)  # every one by lr
     assert restored.mean() < 0.5 * fresh.mean()
+
+
+def test_one_cycle_also_schedules_adams_first_beta():
+    # Why the scheduler's state matters beyond the rate: OneCycleLR cycles beta1 too.
+    optimizer = torch.optim.AdamW(nn.Linear(2, 1).parameters())
+    scheduler = one_cycle(optimizer)
+    first = optimizer.param_groups[0]["betas"][0]
+    for _ in range(30):
+        optimizer.step()
+        scheduler.step()
+    assert optimizer.param_groups[0]["betas"][0] < first
 
 
 # Gradient clipping
