@@ -85,7 +85,8 @@ train_loader = DataLoader(
 val_loader = DataLoader(val_set, batch_size=200)  # one batch, in order
 
 x, y = dataset[0]
-print(f"{len(dataset)} examples, e.g. inputs {[round(v, 4) for v in x.tolist()]} with label {y.item()}")
+inputs = [round(v, 4) for v in x.tolist()]
+print(f"{len(dataset)} examples, e.g. inputs {inputs} with label {y.item()}")
 print(f"train on {len(train_set)} in {len(train_loader)} batches, "
       f"validate on {len(val_set)}")
 
