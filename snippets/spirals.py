@@ -1,5 +1,7 @@
-"""Two interleaved spirals made in code (nothing is downloaded), shared by the optimizers and TensorBoard pages and
-the walkthrough notebook; the two-spirals section is shown on docs/optimizers.md."""
+"""Two interleaved spirals made in code, nothing downloaded: a dataset shared by pages.
+
+The two_spirals section is shown on docs/optimizers.md, docs/devices.md,
+docs/tensorboard.md and the walkthrough notebook."""
 
 # --8<-- [start:two_spirals]
 import math
@@ -31,14 +33,15 @@ def two_spirals(n_per_class=500, noise=0.1, seed=0):
 
 
 def figure_two_spirals():
-    """The 1000 points of two_spirals(), coloured by label (drawn at build time: hooks/figures.py)."""
+    """The 1000 points of two_spirals(), by label; drawn by hooks/figures.py."""
     import matplotlib.pyplot as plt
 
     inputs, labels = two_spirals()
     figure, ax = plt.subplots(figsize=(4.2, 4.2), layout="constrained")
     for label, marker in ((0, "o"), (1, "^")):
         arm = inputs[labels == label]
-        ax.scatter(arm[:, 0], arm[:, 1], s=9, marker=marker, alpha=0.8, label=f"label {label}")
+        ax.scatter(arm[:, 0], arm[:, 1], s=9, marker=marker, alpha=0.8,
+                   label=f"label {label}")
     ax.set_aspect("equal")
     ax.set_xlabel("inputs[:, 0]")
     ax.set_ylabel("inputs[:, 1]")

@@ -18,8 +18,9 @@ from torch.utils.tensorboard import SummaryWriter
 torch.manual_seed(0)
 # --8<-- [end:imports]
 
-from snippets.models import MLP  # noqa: E402 - shown on the page from their own sections
+from snippets.models import MLP  # noqa: E402 - the page shows these from their sections
 from snippets.spirals import two_spirals  # noqa: E402
+from snippets.training import evaluate, train_one_epoch  # noqa: E402
 
 
 # --8<-- [start:first_writer]
@@ -119,43 +120,6 @@ def log_histograms(writer, model, step):
                 f"gradients/{name}", parameter.grad, global_step=step
             )
 # --8<-- [end:log_histograms]
-
-
-# --8<-- [start:train_one_epoch]
-def train_one_epoch(model, loader, loss_fn, optimizer, scheduler=None, device=None):
-    """One pass over `loader`, one step per batch; returns the mean loss per example."""
-    model.train()
-    total, count = 0.0, 0
-    for inputs, targets in loader:
-        if device is not None:
-            inputs, targets = inputs.to(device), targets.to(device)
-        optimizer.zero_grad()
-        loss = loss_fn(model(inputs), targets)
-        loss.backward()
-        optimizer.step()
-        if scheduler is not None:
-            scheduler.step()  # a schedule counted in batches
-        total += loss.item() * len(targets)  # the batch's mean, weighted by its size
-        count += len(targets)
-    return total / count
-# --8<-- [end:train_one_epoch]
-
-
-# --8<-- [start:evaluate]
-@torch.no_grad()
-def evaluate(model, loader, loss_fn, device=None):
-    """Mean loss per example and accuracy over `loader`, recording no gradients."""
-    model.eval()
-    total, correct, count = 0.0, 0, 0
-    for inputs, targets in loader:
-        if device is not None:
-            inputs, targets = inputs.to(device), targets.to(device)
-        logits = model(inputs)
-        total += loss_fn(logits, targets).item() * len(targets)
-        correct += (logits.argmax(dim=1) == targets).sum().item()
-        count += len(targets)
-    return total / count, correct / count
-# --8<-- [end:evaluate]
 
 
 # --8<-- [start:train]

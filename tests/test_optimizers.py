@@ -307,7 +307,7 @@ def test_one_cycle_refuses_more_steps_than_total():
             scheduler.step()
 
 
-# Checkpoints: what resuming needs
+# Checkpoints: what the optimizer keeps (the page's claims about resuming without its state or the scheduler's)
 
 
 def save_after(path, steps, inputs, labels):
@@ -358,7 +358,7 @@ def test_without_the_scheduler_state_the_warm_up_starts_again(tmp_path):
     fresh = learning_rates(lambda optimizer: one_cycle(optimizer), steps=40)
     assert rates[0] == round(one_cycle_rate_at(60), 5)  # the optimizer's own state still holds step 60's rate
     assert rates[1:] == [round(rate, 5) for rate in fresh[1:]]  # then a new schedule, from its step 1
-    # "climb a new warm-up to its peak instead of annealing to almost zero"
+    # "starts its warm-up again from step 1, in the middle of the run": up to its peak, not annealing to zero
     assert max(rates) == pytest.approx(0.05) and rates[-1] > 0.04
     assert one_cycle_rate_at(99) < 1e-5
 
