@@ -90,7 +90,7 @@ from torch.utils.data.distributed import DistributedSampler
 def shares(dataset, world_size, epochs, set_epoch=True):
     """Print the indices each rank's DistributedSampler gives it, epoch by epoch."""
     for rank in range(world_size):  # what each process would do with its own rank
-        sampler = DistributedSampler(dataset, num_replicas=world_size, rank=rank, seed=0)
+        sampler = DistributedSampler(dataset, world_size, rank, seed=0)
         orders = []
         for epoch in range(epochs):
             if set_epoch:
@@ -139,7 +139,7 @@ def train(argv=None):
     optimizer = torch.optim.SGD(model.parameters(), lr=0.2)
     scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=2, gamma=0.5)
     start = 0
-    if Path(args.checkpoint).exists():  # every rank loads it, before DDP copies rank 0's
+    if Path(args.checkpoint).exists():  # every rank loads it, before DDP is made
         saved = load_checkpoint(args.checkpoint, model=model, optimizer=optimizer,
                                 scheduler=scheduler)
         start = saved["epoch"] + 1
@@ -205,7 +205,8 @@ def sharded():
     full = model[0].weight.full_tensor()  # gathered from the shards, in every rank
     if rank == 0:
         print("\n".join(lines))
-        print("first layer's weight:", type(model[0].weight).__name__, tuple(full.shape))
+        kind = type(model[0].weight).__name__
+        print("first layer's weight:", kind, tuple(full.shape))
     dist.destroy_process_group()
 
 
