@@ -90,7 +90,8 @@ from torch.utils.data.distributed import DistributedSampler
 def shares(dataset, world_size, epochs, set_epoch=True):
     """Print the indices each rank's DistributedSampler gives it, epoch by epoch."""
     for rank in range(world_size):  # what each process would do with its own rank
-        sampler = DistributedSampler(dataset, world_size, rank, seed=0)
+        sampler = DistributedSampler(dataset, num_replicas=world_size, rank=rank,
+                                     seed=0)
         orders = []
         for epoch in range(epochs):
             if set_epoch:
@@ -134,7 +135,7 @@ def train(argv=None):
 
     dist.init_process_group("gloo")
     rank, world_size = dist.get_rank(), dist.get_world_size()
-    torch.manual_seed(0)  # the same starting weights in every rank
+    torch.manual_seed(0)  # rank 0's weights, which DDP copies, the same each run
     model = nn.Linear(8, 1, bias=False)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.2)
     scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=2, gamma=0.5)
