@@ -54,6 +54,12 @@ TAGS = "tags"
 RAISES = "raises-exception"  # nbclient and JupyterLab run on past a cell with this tag that raises
 
 
+# IPython shows a value with its own pretty-printer (`torch.Tensor` for the class a prompt shows as
+# <class 'torch.Tensor'>); Python's repr is what a page shows.
+PLAIN_VALUES = "# Show values as Python's prompt does (their repr), as the page shows them\n" \
+               "%config PlainTextFormatter.pprint = False"
+
+
 def notebook_name(src_uri: str) -> str:
     """The download's name: the page's own (`tensors.ipynb`), `index.ipynb` for a folder's index page."""
     return PurePosixPath(src_uri).stem + ".ipynb"
@@ -275,6 +281,11 @@ class PageNotebook:
         elif isinstance(parsed, doctest.Example):
             source = parsed.source.rstrip("\n")
             outputs = doctest_outputs(parsed)
+            nested = nested_displays(source) if parsed.want and parsed.exc_msg is None else source
+            if nested != source:  # a prompt shows the values of expressions inside a `with` or a loop
+                source = nested
+                outputs = [nbformat.v4.new_output("display_data", data={"text/plain": o.text.rstrip("\n")})
+                           if o.output_type == "stream" else o for o in outputs]
             if guard is not None and outputs and outputs[0].output_type == "execute_result":
                 source = displayed(source)  # under an `if`, a bare expression shows nothing
                 outputs[0] = nbformat.v4.new_output("display_data", data=outputs[0].data)
@@ -335,7 +346,7 @@ class PageNotebook:
             number = fence.last + 1
         self.flush_markdown()
         notebook = nbformat.v4.new_notebook()
-        notebook.cells = [self.intro(), *self.cells]
+        notebook.cells = [self.intro(), nbformat.v4.new_code_cell(PLAIN_VALUES), *self.cells]
         for index, cell in enumerate(notebook.cells):
             cell.id = f"cell-{index}"  # stable ids: the same page gives the same file
         notebook.metadata = {
@@ -349,7 +360,7 @@ class PageNotebook:
             f"*This notebook is the page [{self.src_uri}]({self.page_url(self.src_uri)}) of the PyTorch Primer, "
             f"block for block. It needs no clone of the guide's repository, only:*\n\n"
             f"```bash\n{install_command(self.root)}\n```\n\n"
-            f"*Run it top to bottom in a fresh kernel. The outputs saved in it are what the page shows, checked "
+            f"*Run it top to bottom in a fresh kernel; its first cell has values shown as Python's prompt shows them. The outputs saved in it are what the page shows, checked "
             f"with {describe(self.env)} (`...` in an output stands for text that varies); where the page shows "
             f"what other installs print, in tabs, the cells are this install's and the others are shown as "
             f"text.*"
@@ -400,6 +411,36 @@ def can_guard(fence: Fence, page: PageNotebook) -> bool:
         if any(token.type == tokenize.STRING and token.start[0] != token.end[0] for token in tokens):
             return False
     return True
+
+
+def nested_displays(source: str) -> str:
+    """The example with each expression statement that sits inside a compound statement (outside a function
+    or class) wrapped in `display()`: Python's prompt shows their values, IPython only a cell's last one."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return source
+    found = []
+
+    def visit(node, top):
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
+                continue
+            if isinstance(child, ast.Expr) and not top and not (
+                    isinstance(child.value, ast.Call) and getattr(child.value.func, "id", None) == "print"):
+                found.append(child.value)
+            visit(child, top=False)
+
+    for statement in tree.body:
+        visit(statement, top=False)
+    lines = source.split("\n")
+    for node in sorted(found, key=lambda n: (n.lineno, n.col_offset), reverse=True):
+        if node.lineno != node.end_lineno:
+            continue
+        line = lines[node.lineno - 1]
+        lines[node.lineno - 1] = (f"{line[:node.col_offset]}display({line[node.col_offset:node.end_col_offset]})"
+                                  f"{line[node.end_col_offset:]}")
+    return "\n".join(lines)
 
 
 def displayed(source: str) -> str:
