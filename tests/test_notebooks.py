@@ -179,3 +179,28 @@ def test_the_notebook_runs_in_a_fresh_kernel_without_the_repository_and_prints_w
         if problem:
             failures.append(f"{page.relative_to(ROOT)}:{expected.metadata['primer']['line']}: {problem}")
     assert not failures, "\n\n".join(failures)
+
+
+def test_every_page_links_its_notebook_which_the_build_made_with_the_same_function(built_site):
+    problems = []
+    for page in PAGES:
+        src_uri = page.relative_to(ROOT / "docs").as_posix()
+        folder = built_site.directory / ("" if src_uri == "index.md" else page.stem)
+        html = (folder / "index.html").read_text(encoding="utf-8")
+        name = hook.notebook_name(src_uri)
+        link = re.search(rf'<a href="{re.escape(name)}" download title="([^"]*)"', html)
+        if not link or "Jupyter notebook" not in link[1]:
+            problems.append(f"{src_uri}: no download link to {name} with a title")
+            continue
+        downloaded = nbformat.read(folder / name, as_version=4)
+        nbformat.validate(downloaded)
+        if nbformat.writes(downloaded) != nbformat.writes(hook.page_notebook(page)):
+            problems.append(f"{src_uri}: {name} differs from what page_notebook() makes of the page")
+    assert not problems, "\n".join(problems)
+
+
+def test_the_readme_installs_the_pinned_versions():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    commands = re.findall(r"^pip install (?!-)(.+)$", readme, re.MULTILINE)
+    assert commands, "the README does not say what a reader installs"
+    assert f"pip install {commands[0]}" == hook.install_command(), "the README's versions are not constraints.txt's"
