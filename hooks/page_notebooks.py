@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import ast
 import doctest
+import functools
 import io
 import posixpath
 import re
@@ -77,6 +78,35 @@ def install_command(root: Path = ROOT) -> str:
     return "pip install " + " ".join(f"{name}=={pins[name].strip()}" for name in names)
 
 
+# nbformat's new_* functions validate each node against the schema, which took most of the time; the
+# notebook is validated once, when written.
+def _code(source: str):
+    return nbformat.from_dict({"cell_type": "code", "source": source, "metadata": {}, "outputs": [],
+                               "execution_count": None})
+
+
+def _markdown(source: str):
+    return nbformat.from_dict({"cell_type": "markdown", "source": source, "metadata": {}})
+
+
+def _output(output_type: str, **fields):
+    if output_type in ("execute_result", "display_data"):
+        fields.setdefault("metadata", {})
+    if output_type == "execute_result":
+        fields.setdefault("execution_count", None)
+    return nbformat.from_dict({"output_type": output_type, **fields})
+
+
+@functools.cache
+def _site_url(root: Path) -> str:
+    return load_mkdocs_yml(root / "mkdocs.yml").get("site_url") or ""
+
+
+@functools.cache
+def _embedder(root: Path) -> Embedder:
+    return Embedder(snippets_options(root / "mkdocs.yml"))
+
+
 # What a page holds, in page order ------------------------------------------------------------------------------
 
 
@@ -120,11 +150,12 @@ class PageNotebook:
         self.path, self.root = Path(path).resolve(), Path(root).resolve()
         self.src_uri = self.path.relative_to(self.root / "docs").as_posix()
         self.env = env if env is not None else environment()
-        config = load_mkdocs_yml(self.root / "mkdocs.yml")
-        self.site_url = (site_url if site_url is not None else config.get("site_url") or "").rstrip("/") + "/"
+        if site_url is None:
+            site_url = _site_url(self.root)
+        self.site_url = site_url.rstrip("/") + "/"
         self.text = self.path.read_text(encoding="utf-8")
         self.lines = self.text.split("\n")
-        self.embedder = Embedder(snippets_options(self.root / "mkdocs.yml"))
+        self.embedder = _embedder(self.root)
         self.document = Document(self.text, str(self.path))
         self.variants = Variants(self.text, self.env)
         self.cells: list = []
@@ -240,12 +271,12 @@ class PageNotebook:
             if not (line == "" and collapsed and collapsed[-1] == ""):
                 collapsed.append(line)
         if collapsed:
-            self.cells.append(nbformat.v4.new_markdown_cell("\n".join(collapsed)))
+            self.cells.append(_markdown("\n".join(collapsed)))
 
     # Code --------------------------------------------------------------------------------------------------
 
     def code_cell(self, source: str, line: int, guard: Guard | None, kind: str) -> nbformat.NotebookNode:
-        cell = nbformat.v4.new_code_cell(source)
+        cell = _code(source)
         cell.metadata["primer"] = {"line": line, "kind": kind}  # where on the page; read by the tests
         if guard is not None and guard.condition is not None:
             cell.source = guarded(source, guard.condition)
@@ -276,7 +307,7 @@ class PageNotebook:
         elif isinstance(parsed, OutputBlock):
             cell = last_code.get("cell")
             if cell is not None and parsed.code is not None:
-                cell.outputs.append(nbformat.v4.new_output("stream", name="stdout", text=parsed.text.rstrip("\n") + "\n"))
+                cell.outputs.append(_output("stream", name="stdout", text=parsed.text.rstrip("\n") + "\n"))
                 cell.metadata["primer"]["output"] = parsed.line + 1
         elif isinstance(parsed, doctest.Example):
             source = parsed.source.rstrip("\n")
@@ -284,11 +315,11 @@ class PageNotebook:
             nested = nested_displays(source) if parsed.want and parsed.exc_msg is None else source
             if nested != source:  # a prompt shows the values of expressions inside a `with` or a loop
                 source = nested
-                outputs = [nbformat.v4.new_output("display_data", data={"text/plain": o.text.rstrip("\n")})
+                outputs = [_output("display_data", data={"text/plain": o.text.rstrip("\n")})
                            if o.output_type == "stream" else o for o in outputs]
             if guard is not None and outputs and outputs[0].output_type == "execute_result":
                 source = displayed(source)  # under an `if`, a bare expression shows nothing
-                outputs[0] = nbformat.v4.new_output("display_data", data=outputs[0].data)
+                outputs[0] = _output("display_data", data=outputs[0].data)
             cell = self.code_cell(source, line, guard, "doctest")
             cell.outputs.extend(outputs)
             if parsed.exc_msg is not None:
@@ -346,7 +377,7 @@ class PageNotebook:
             number = fence.last + 1
         self.flush_markdown()
         notebook = nbformat.v4.new_notebook()
-        notebook.cells = [self.intro(), nbformat.v4.new_code_cell(PLAIN_VALUES), *self.cells]
+        notebook.cells = [self.intro(), _code(PLAIN_VALUES), *self.cells]
         for index, cell in enumerate(notebook.cells):
             cell.id = f"cell-{index}"  # stable ids: the same page gives the same file
         notebook.metadata = {
@@ -356,7 +387,7 @@ class PageNotebook:
         return notebook
 
     def intro(self) -> nbformat.NotebookNode:
-        return nbformat.v4.new_markdown_cell(
+        return _markdown(
             f"*This notebook is the page [{self.src_uri}]({self.page_url(self.src_uri)}) of the PyTorch Primer, "
             f"block for block. It needs no clone of the guide's repository, only:*\n\n"
             f"```bash\n{install_command(self.root)}\n```\n\n"
@@ -373,7 +404,7 @@ def doctest_outputs(example: doctest.Example) -> list:
     if example.exc_msg is not None:
         shown = example.want.rstrip("\n").split("\n")
         ename, _, evalue = shown[-1].partition(":")
-        return [nbformat.v4.new_output("error", ename=ename, evalue=evalue.strip(), traceback=shown)]
+        return [_output("error", ename=ename, evalue=evalue.strip(), traceback=shown)]
     if not example.want:
         return []
     try:
@@ -384,8 +415,8 @@ def doctest_outputs(example: doctest.Example) -> list:
     is_value = isinstance(last, ast.Expr) and not (
         isinstance(last.value, ast.Call) and isinstance(last.value.func, ast.Name) and last.value.func.id == "print")
     if is_value and len(tree.body) == 1:
-        return [nbformat.v4.new_output("execute_result", data={"text/plain": example.want.rstrip("\n")})]
-    return [nbformat.v4.new_output("stream", name="stdout", text=example.want)]
+        return [_output("execute_result", data={"text/plain": example.want.rstrip("\n")})]
+    return [_output("stream", name="stdout", text=example.want)]
 
 
 def skip_note(guard: Guard) -> str:
