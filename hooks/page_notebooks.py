@@ -41,7 +41,14 @@ from sybil import Document
 from harness.commands import CONSOLE_LANGUAGE
 from harness.embed import Embedder, load_mkdocs_yml, snippets_options
 from harness.fences import fenced_blocks
-from harness.pages import CodeBlock, ExplainedSkipParser, FileBlock, OutputBlock, PageParser, run_commands
+from harness.pages import (
+    CodeBlock,
+    ExplainedSkipParser,
+    FileBlock,
+    OutputBlock,
+    PageParser,
+    run_commands,
+)
 from harness.variants import TAB, Variants, describe, environment
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -50,7 +57,7 @@ CONSTRAINTS = "constraints.txt"
 ADMONITION = re.compile(r'^(?P<indent> *)(?:!!!|\?\?\?\+?) *(?P<kind>[\w-]+)(?: +"(?P<title>[^"]*)")? *$')
 HTML_DIV = re.compile(r"^ *(?:<div\b[^>]*\bmarkdown\b[^>]*>|</div>) *$")  # md_in_html wrappers
 LINK = re.compile(r"(\]\()(?P<target>[^)\s]+)(\))")
-SKIP_CONDITION = re.compile(r"^if\((?P<rest>.*)\)$", re.S)
+SKIP_CONDITION = re.compile(r"^if\((?P<rest>.*)\)$", re.DOTALL)
 TAGS = "tags"
 RAISES = "raises-exception"  # nbclient and JupyterLab run on past a cell with this tag that raises
 
@@ -296,7 +303,7 @@ class PageNotebook:
             last_code["cell"] = self.code_cell(f"%%writefile {parsed.name}\n" + "\n".join(lines), line, guard,
                                                "file")
         elif isinstance(parsed, CodeBlock) and region.evaluator is run_commands:
-            commands = [line[2:] if line.startswith("$ ") else line for line in parsed.lines]
+            commands = [line.removeprefix("$ ") for line in parsed.lines]
             if any(command.rstrip().endswith("&") for command in commands):
                 commands.append("wait")
             last_code["cell"] = self.code_cell("%%bash\n" + "\n".join(commands), line, guard, CONSOLE_LANGUAGE)
@@ -446,7 +453,8 @@ def can_guard(fence: Fence, page: PageNotebook) -> bool:
 
 def nested_displays(source: str) -> str:
     """The example with each expression statement that sits inside a compound statement (outside a function
-    or class) wrapped in `display()`: Python's prompt shows their values, IPython only a cell's last one."""
+    or class), other than a call, wrapped in `display()`: Python's prompt shows their values, IPython only a
+    cell's last one."""
     try:
         tree = ast.parse(source)
     except SyntaxError:
@@ -457,8 +465,9 @@ def nested_displays(source: str) -> str:
         for child in ast.iter_child_nodes(node):
             if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
                 continue
-            if isinstance(child, ast.Expr) and not top and not (
-                    isinstance(child.value, ast.Call) and getattr(child.value.func, "id", None) == "print"):
+            # A call is left alone: most calls in a loop or a `with` return None, which a prompt does not show
+            # and display() would.
+            if isinstance(child, ast.Expr) and not top and not isinstance(child.value, (ast.Call, ast.Await)):
                 found.append(child.value)
             visit(child, top=False)
 

@@ -11,7 +11,6 @@ page: the slowest part is each kernel's start and `import torch`.
 
 from __future__ import annotations
 
-import doctest
 import importlib.util
 import json
 import os
