@@ -9,7 +9,8 @@ One definition, four readers:
 - the site build: `checked_with()` lists the further environments for the footer;
 - each matrix run loads it as a pytest plugin, `-p harness.matrix` with PRIMER_ENVIRONMENT=<name>: it stops
   at once if pytest runs on another Python than that environment's, and leaves out the tests that need the
-  built site or a browser (those using the `built_site` or `browser` fixtures). `make test` runs those once,
+  built site or a browser (those using the `built_site` or `browser` fixtures) and those of what the site
+  publishes (marked `published`: the page notebooks). `make test` runs those once,
   in the main environment: the site is built there and published from there.
 """
 
@@ -200,7 +201,8 @@ def pytest_report_header(config) -> str:
 
 
 def pytest_collection_modifyitems(config, items) -> None:
-    needs_site = [item for item in items if set(SITE_FIXTURES) & set(getattr(item, "fixturenames", ()))]
+    needs_site = [item for item in items if set(SITE_FIXTURES) & set(getattr(item, "fixturenames", ()))
+                  or item.get_closest_marker("published")]
     if needs_site:
         config.hook.pytest_deselected(items=needs_site)
         left_out = set(needs_site)

@@ -27,6 +27,10 @@ from sybil.evaluators.doctest import OutputChecker
 from harness import doctests
 from harness.pages import CodeBlock, OutputBlock, check_output
 
+# What a reader downloads is built once, in the environment the site is published from: the matrix leaves
+# these tests to `make test` (harness/matrix.py).
+pytestmark = pytest.mark.published
+
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = sorted((ROOT / "docs").glob("*.md"))
 CELL_SECONDS = 300  # a bound for a hung cell, not a budget
@@ -163,7 +167,10 @@ def difference(expected_cell, cell) -> str | None:
     return check_output(shown)  # the harness's own comparison: None when they match
 
 
-@pytest.mark.parametrize("page", PAGES, ids=[page.name for page in PAGES])
+# Each page's notebook is a group of its own, so that xdist spreads them over the workers (conftest.py).
+@pytest.mark.parametrize(
+    "page", [pytest.param(page, marks=pytest.mark.xdist_group(f"notebook {page.name}")) for page in PAGES],
+    ids=[page.name for page in PAGES])
 def test_the_notebook_runs_in_a_fresh_kernel_without_the_repository_and_prints_what_the_page_shows(page, tmp_path):
     notebook = hook.page_notebook(page)
     folder = tmp_path / "reader"
