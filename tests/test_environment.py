@@ -159,18 +159,21 @@ def test_ci_runs_one_job_per_environment_and_publishes_only_after_all_of_them():
     assert re.search(r"needs: \[test, matrix\]", deploy), "publishing must wait for make test and every matrix job"
 
 
-def test_a_matrix_run_leaves_out_exactly_the_tests_that_need_the_site_or_a_browser():
+def test_a_matrix_run_leaves_out_exactly_the_tests_that_need_the_site_or_a_browser_or_are_published():
     class Item:  # what the plugin reads of a pytest item
-        def __init__(self, name: str, fixturenames: list[str]) -> None:
-            self.name, self.fixturenames = name, fixturenames
+        def __init__(self, name: str, fixturenames: list[str], markers: tuple[str, ...] = ()) -> None:
+            self.name, self.fixturenames, self.markers = name, fixturenames, markers
+
+        def get_closest_marker(self, name: str):
+            return name if name in self.markers else None
 
     items = [Item("page", ["request"]), Item("built", ["built_site", "request"]), Item("browser", ["browser"]),
-             Item("unit", [])]
+             Item("notebook", ["tmp_path"], ("published",)), Item("unit", [], ("xdist_group",))]
     deselected = []
     config = SimpleNamespace(hook=SimpleNamespace(pytest_deselected=lambda items: deselected.extend(items)))
     matrix.pytest_collection_modifyitems(config, items)
     assert [item.name for item in items] == ["page", "unit"]
-    assert [item.name for item in deselected] == ["built", "browser"]
+    assert [item.name for item in deselected] == ["built", "browser", "notebook"]
 
 
 def test_a_matrix_run_on_another_python_stops_at_once(monkeypatch):
