@@ -77,6 +77,7 @@ class StaticServer:
 
     def __init__(self, site: Path, folder: Path, path: str | None = None) -> None:
         self.path = path or site_path()
+        folder.mkdir(parents=True, exist_ok=True)
         self.root = folder / "root"
         target = self.root.joinpath(*[part for part in self.path.split("/") if part])
         if target == self.root:

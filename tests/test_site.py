@@ -13,6 +13,7 @@ from urllib.parse import unquote, urljoin, urlsplit
 
 import pytest
 
+from harness.embed import load_mkdocs_yml
 from hooks.notebooks import TIME_LOGGED
 from tests import browser as web
 
@@ -21,6 +22,8 @@ DOCS = ROOT / "docs"
 WEIGHT_LIMIT_KB = 500  # what a first visit may transfer, HTML and every asset, compressed as served
 # Terms a reader looks up, and the page that teaches each (written by the chapters' authors).
 SEARCHES = [("CrossEntropyLoss", "losses/"), ("requires_grad", "gradients/"), ("SummaryWriter", "tensorboard/")]
+PLUGINS = load_mkdocs_yml(ROOT / "mkdocs.yml")["plugins"]
+SEARCH_SEPARATOR = next(p["search"] for p in PLUGINS if isinstance(p, dict) and "search" in p)["separator"]
 NOTEBOOK = "notebooks/walkthrough/"
 ALT_WORDS = 8  # the fewest words that say what a figure shows, not just name it
 
@@ -260,9 +263,11 @@ def test_search_typed_by_a_reader_finds_the_page_that_teaches_it(site_page, term
     box.click()
     box.press_sequentially(term)  # key by key: Material searches as the reader types
     target = site_page.site_url + expected
-    # Each answer of the search worker re-renders the list; a result's ?h= holds the query it answers, so
-    # a link with the whole term is from the last answer and stays.
-    final = page.locator(f'a.md-search-result__link[href^="{target}?h={term.lower()}"]').first
+    # Each answer of the search worker re-renders the list; a result's ?h= holds the words of the query it
+    # answers (the term split by the search's separator), so a link with all of them is from the answer to
+    # the whole term, the last, and stays.
+    words = "+".join(word.lower() for word in re.split(SEARCH_SEPARATOR, term) if word)
+    final = page.locator(f'a.md-search-result__link[href^="{target}?h={words}"]').first
     try:
         final.wait_for(state="visible")
     except Exception:  # noqa: BLE001 - Playwright's TimeoutError: say what the results were instead
