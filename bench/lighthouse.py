@@ -2,10 +2,17 @@
 Material page with 20 code blocks, built in the same run: the mobile profile, Debian's Chromium.
 
     python bench/lighthouse.py SITE_DIR     prints a Markdown table (bench/run.py calls `table`)
+
+Both sites are served from 127.0.0.1 the way GitHub Pages serves them, text compressed with gzip
+(`python bench/lighthouse.py serve FOLDER PATH`): Lighthouse's mobile profile simulates a slow network, on
+which uncompressed text would weigh several times what a reader receives.
 """
 
 from __future__ import annotations
 
+import functools
+import gzip
+import http.server
 import json
 import os
 import statistics
@@ -17,7 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.browser import StaticServer  # noqa: E402 - the repository's root is put on the path first
+from tests.browser import COMPRESSED, StaticServer  # noqa: E402 - the repository's root is put on the path first
 from tests.test_site import page_names  # noqa: E402
 
 BENCH = ROOT / "bench"
@@ -35,6 +42,56 @@ markdown_extensions:
   - pymdownx.highlight
   - pymdownx.superfences
 """
+
+
+class CompressingHandler(http.server.SimpleHTTPRequestHandler):
+    """A static file, gzipped when it is text and the browser accepts gzip, as GitHub Pages sends it."""
+
+    def send_head(self):
+        path = Path(self.translate_path(self.path))
+        if path.is_dir() and self.path.split("?")[0].endswith("/"):
+            path = path / "index.html"
+        kind = self.guess_type(str(path))
+        accepted = "gzip" in self.headers.get("Accept-Encoding", "")
+        if not (path.is_file() and COMPRESSED.search(kind) and accepted):
+            return super().send_head()  # an image, a folder's redirect, a missing file
+        body = gzip.compress(path.read_bytes(), 6)
+        self.send_response(200)
+        self.send_header("Content-Type", kind)
+        self.send_header("Content-Encoding", "gzip")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        return _Body(body)
+
+    def log_message(self, *arguments):
+        pass
+
+
+class _Body:
+    def __init__(self, body: bytes) -> None:
+        self.body = body
+
+    def read(self, *_):
+        body, self.body = self.body, b""
+        return body
+
+    def close(self):
+        pass
+
+
+def serve(folder: str) -> None:
+    """Serve `folder` on 127.0.0.1 and a free port, printing the port on the first line (as http.server)."""
+    handler = functools.partial(CompressingHandler, directory=folder)
+    with http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler) as server:
+        print(f"Serving HTTP on 127.0.0.1 port {server.server_address[1]}", flush=True)
+        server.serve_forever()
+
+
+class CompressingServer(StaticServer):
+    """tests/browser.py's StaticServer, running `serve` above instead of plain http.server."""
+
+    def command(self) -> list[str]:
+        return [sys.executable, "-u", str(Path(__file__).resolve()), "serve", str(self.root)]
 
 
 def stock_site(folder: Path) -> Path:
@@ -76,8 +133,8 @@ def table(site: Path, runs: int = 1) -> str:
     rows = []
     with tempfile.TemporaryDirectory(prefix="primer-lighthouse-") as temporary:
         folder = Path(temporary)
-        stock = StaticServer(stock_site(folder / "stock"), folder / "stock-served", path="/")
-        ours = StaticServer(site, folder / "served")
+        stock = CompressingServer(stock_site(folder / "stock"), folder / "stock-served", path="/")
+        ours = CompressingServer(site, folder / "served")
         stock.start()
         ours.start()
         try:
@@ -104,4 +161,7 @@ def table(site: Path, runs: int = 1) -> str:
 
 
 if __name__ == "__main__":
-    print(table(Path(sys.argv[1]), int(sys.argv[2]) if len(sys.argv) > 2 else 1))
+    if sys.argv[1] == "serve":
+        serve(sys.argv[2])
+    else:
+        print(table(Path(sys.argv[1]), int(sys.argv[2]) if len(sys.argv) > 2 else 1))

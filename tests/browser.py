@@ -93,12 +93,12 @@ class StaticServer:
     def site_url(self) -> str:
         return f"http://{LOCAL_HOST}:{self.port}{self.path}"
 
+    def command(self) -> list[str]:
+        return [sys.executable, "-u", "-m", "http.server", "--bind", LOCAL_HOST, "--directory", str(self.root), "0"]
+
     def start(self) -> None:
-        command = [sys.executable, "-u", "-m", "http.server", "--bind", LOCAL_HOST]
         with open(self.log, "wb") as log:
-            self.process = subprocess.Popen(
-                [*command, "--directory", str(self.root), "0"], stdout=subprocess.PIPE, stderr=log, text=True
-            )
+            self.process = subprocess.Popen(self.command(), stdout=subprocess.PIPE, stderr=log, text=True)
         first_line = self.process.stdout.readline()  # the server's first line, or "" if it exited
         match = re.search(r"port (\d+)", first_line)
         if not match:

@@ -45,9 +45,7 @@ def build_site(destination: Path) -> BuiltSite:
     command = [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(destination)]
     env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
     try:
-        process = subprocess.run(
-            command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=BUILD_SECONDS
-        )
+        process = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=BUILD_SECONDS)
         returncode, log = process.returncode, process.stdout + process.stderr
     except subprocess.TimeoutExpired as expired:
         returncode = -1

@@ -34,9 +34,24 @@ PAGES = sorted(DOCS.rglob("*.md"))
 NOTEBOOKS = sorted((DOCS / "notebooks").glob("*.py"))
 MODULES = sorted(path for path in SNIPPETS.glob("*.py") if path.name != "__init__.py")
 # Languages a fence may declare: Python runs, output is checked, the rest are shown only.
-KNOWN_LANGUAGES = PYTHON_LANGUAGES | {OUTPUT_LANGUAGE} | {
-    "text", "bash", "console", "toml", "yaml", "ini", "json", "markdown", "html", "css", "diff", "pytb",
-}
+KNOWN_LANGUAGES = (
+    PYTHON_LANGUAGES
+    | {OUTPUT_LANGUAGE}
+    | {
+        "text",
+        "bash",
+        "console",
+        "toml",
+        "yaml",
+        "ini",
+        "json",
+        "markdown",
+        "html",
+        "css",
+        "diff",
+        "pytb",
+    }
+)
 PREPROCESSOR = Embedder(snippets_options(MKDOCS_YML)).preprocessor
 
 
@@ -147,7 +162,6 @@ def test_every_fence_language_is_known():
     assert not unknown, f"unknown fence languages (add real ones to KNOWN_LANGUAGES): {unknown}"
 
 
-
 # What a reader sees: code that fits the page's width, and prose that teaches instead of describing the suite.
 
 MAX_COLUMNS = 88  # the widest code line a block shows at 1280 px without scrolling (primer.css sizes its font)
@@ -200,8 +214,9 @@ def wide_code_lines(path: Path, preprocessor=PREPROCESSOR) -> list[tuple[int, in
         for region in fenced_blocks(document):
             first = document.text.count("\n", 0, region.start) + 2  # the line after the opening fence
             language = fence_language(region.lexemes["info"]) or "text"
-            shown += [(first + offset, line)
-                      for offset, line in shown_code(language, region.lexemes["source"], preprocessor)]
+            shown += [
+                (first + offset, line) for offset, line in shown_code(language, region.lexemes["source"], preprocessor)
+            ]
     return [(number, len(line.rstrip()), line.strip()) for number, line in shown if len(line.rstrip()) > MAX_COLUMNS]
 
 
@@ -209,15 +224,18 @@ def wide_code_lines(path: Path, preprocessor=PREPROCESSOR) -> list[tuple[int, in
 def test_code_lines_fit_in_88_columns(page):
     wide = wide_code_lines(page)
     assert not wide, f"{relative(page)}: code lines over {MAX_COLUMNS} columns, which scroll sideways:\n" + "\n".join(
-        f"  line {number}: {columns} columns: {text}" for number, columns, text in wide)
+        f"  line {number}: {columns} columns: {text}" for number, columns, text in wide
+    )
 
 
 def test_wide_code_is_found_in_fences_includes_prompts_and_cells_but_not_in_outputs(tmp_path):
     long = "total = " + " + ".join(["1"] * 30)
     (tmp_path / "snippets").mkdir()
     (tmp_path / "snippets" / "wide.py").write_text(
-        f"# --8<-- [start:wide]\nshort = 1\n{long}\n# --8<-- [end:wide]\n", encoding="utf-8")
+        f"# --8<-- [start:wide]\nshort = 1\n{long}\n# --8<-- [end:wide]\n", encoding="utf-8"
+    )
     page = tmp_path / "wide.md"
+    # fmt: off
     page.write_text("\n".join([
         "# A page", "", "```python", "short = 2", long, "```", "",  # line 5: in the fence
         "```python", '--8<-- "snippets/wide.py:wide"', "```", "",  # line 9: through the include
@@ -225,6 +243,7 @@ def test_wide_code_is_found_in_fences_includes_prompts_and_cells_but_not_in_outp
         "```output", "8" * 100, "```", "",  # an output: wrapped on screen, not flagged
         "```pycon", ">>> def f():", f"...     return {long}", "```", "",  # line 25: a continuation line
     ]), encoding="utf-8")
+    # fmt: on
     preprocessor = Embedder({"base_path": [str(tmp_path)], "check_paths": True}).preprocessor
     assert [number for number, _, _ in wide_code_lines(page, preprocessor)] == [5, 9, 15, 25]
     notebook = tmp_path / "wide.py"
@@ -235,20 +254,27 @@ def test_wide_code_is_found_in_fences_includes_prompts_and_cells_but_not_in_outp
 # Prose about the test suite: the suite's needs stay out of the lessons (issue 17, point 6). The phrases are
 # the ones that name this project's tests; "a statistical test", "the test set" and "checked by hand" are
 # legitimate and pass (see the tests below).
-SUITE_MENTIONS = re.compile("|".join([
-    r"\btests?\s+suite\b",
-    r"\b(?:the|this|our|its)\s+suite\b",
-    r"\b(?:the|our|its|these)\s+(?:own\s+)?tests\b",
-    r"\b(?:guide|page|site|project)(?:'s)?\s+(?:own\s+)?tests\b",
-    r"\btests?\s+(?:of|for|on)\s+(?:this|the|each|every)\s+(?:page|chapter|guide|site|blocks?)\b",
-    (r"\b(?:checked|tested|verified|covered|enforced|caught|measured|proven)\s+by\s+"
-     r"(?:the\s+|our\s+|its\s+|a\s+)?(?:tests?|suite|CI|harness|Sybil)\b"),
-    r"\b(?:blocks?|examples?|outputs?|pages?)\s+(?:is|are)\s+(?:a\s+|each\s+a\s+)?tests?\b",
-    r"\b(?:a|the|our|one|every)\s+tests?\s+(?:re)?(?:runs?|checks?|measures?|fails?|compares?|proves?)\b",
-    r"\bSybil\b",
-    r"\b(?:the|test)\s+harness\b",
-    r"\b(?:the|our|its|guide's)\s+CI\b",
-]), re.IGNORECASE)
+SUITE_MENTIONS = re.compile(
+    "|".join(
+        [
+            r"\btests?\s+suite\b",
+            r"\b(?:the|this|our|its)\s+suite\b",
+            r"\b(?:the|our|its|these)\s+(?:own\s+)?tests\b",
+            r"\b(?:guide|page|site|project)(?:'s)?\s+(?:own\s+)?tests\b",
+            r"\btests?\s+(?:of|for|on)\s+(?:this|the|each|every)\s+(?:page|chapter|guide|site|blocks?)\b",
+            (
+                r"\b(?:checked|tested|verified|covered|enforced|caught|measured|proven)\s+by\s+"
+                r"(?:the\s+|our\s+|its\s+|a\s+)?(?:tests?|suite|CI|harness|Sybil)\b"
+            ),
+            r"\b(?:blocks?|examples?|outputs?|pages?)\s+(?:is|are)\s+(?:a\s+|each\s+a\s+)?tests?\b",
+            r"\b(?:a|the|our|one|every)\s+tests?\s+(?:re)?(?:runs?|checks?|measures?|fails?|compares?|proves?)\b",
+            r"\bSybil\b",
+            r"\b(?:the|test)\s+harness\b",
+            r"\b(?:the|our|its|guide's)\s+CI\b",
+        ]
+    ),
+    re.IGNORECASE,
+)
 NOT_PROSE = [
     re.compile(r"<!--.*?-->", re.DOTALL),  # comments: directives to the harness, not read by a reader
     re.compile(r"(`+).+?\1", re.DOTALL),  # inline code
@@ -263,7 +289,7 @@ def prose(path: Path) -> str:
         lines = [""] * len(path.read_text(encoding="utf-8").splitlines())
         for kind, first, cell in notebook_cells(path):
             if kind == "markdown":
-                lines[first - 1:first - 1 + len(cell)] = cell
+                lines[first - 1 : first - 1 + len(cell)] = cell
         text = "\n".join(lines)
     else:
         text = path.read_text(encoding="utf-8")
@@ -280,8 +306,10 @@ def prose(path: Path) -> str:
 def suite_mentions(path: Path) -> list[tuple[int, str]]:
     """(line, phrase) for each place the prose of a page speaks of the test suite."""
     text = prose(path)
-    return [(text.count("\n", 0, match.start()) + 1, " ".join(match.group().split()))
-            for match in SUITE_MENTIONS.finditer(text)]
+    return [
+        (text.count("\n", 0, match.start()) + 1, " ".join(match.group().split()))
+        for match in SUITE_MENTIONS.finditer(text)
+    ]
 
 
 @pytest.mark.parametrize("page", [*PAGES, *NOTEBOOKS], ids=lambda p: str(p.relative_to(DOCS)))
@@ -289,7 +317,8 @@ def test_prose_does_not_speak_of_the_test_suite(page):
     mentions = suite_mentions(page)
     assert not mentions, (
         f"{relative(page)}: the prose speaks of the test suite; teach what the reader should do instead:\n"
-        + "\n".join(f"  line {number}: {phrase!r}" for number, phrase in mentions))
+        + "\n".join(f"  line {number}: {phrase!r}" for number, phrase in mentions)
+    )
 
 
 # Sentences the pages held before issue 17, then sentences that must pass.
@@ -327,16 +356,13 @@ def test_a_sentence_about_the_suite_is_named_with_its_line(tmp_path, sentence):
 @pytest.mark.parametrize("sentence", TEACHES)
 def test_legitimate_uses_of_test_pass(tmp_path, sentence):
     page = tmp_path / "page.md"
-    page.write_text(f"# A page\n\n{sentence}\n\n```text\nthe test suite\n```\n<!-- the tests -->\n",
-                    encoding="utf-8")
+    page.write_text(f"# A page\n\n{sentence}\n\n```text\nthe test suite\n```\n<!-- the tests -->\n", encoding="utf-8")
     assert suite_mentions(page) == []
 
 
 # Figures: drawn at build time by hooks/figures.py from a snippets function `figure_<name>` and shown on a
 # page (their alt text is checked with every other image's, in the built site: tests/test_site.py).
-FIGURE_IMAGE = re.compile(
-    r"!\[[^\]]*\]\((?:\.\./)*(?P<uri>" + FIGURES + r"/(?P<module>\w+)/(?P<name>\w+)\.svg)\)"
-)
+FIGURE_IMAGE = re.compile(r"!\[[^\]]*\]\((?:\.\./)*(?P<uri>" + FIGURES + r"/(?P<module>\w+)/(?P<name>\w+)\.svg)\)")
 
 
 def figure_functions() -> set[str]:
