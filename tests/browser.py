@@ -9,6 +9,7 @@ page) and is bounded, failing with a message that says what did not happen.
 from __future__ import annotations
 
 import gzip
+import json
 import os
 import re
 import shutil
@@ -37,6 +38,7 @@ CHROMIUM_ARGS = [
 REQUIRE_BROWSER = "PRIMER_REQUIRE_BROWSER"  # set to 1 by .ci/run: a missing browser fails instead of skipping
 LOCAL_HOST = "127.0.0.1"
 WAIT_SECONDS = 30.0  # the bound on every wait: a load, an element, a click's effect, search results
+AXE_SECONDS = 180.0  # the bound on one axe-core run, every rule over a whole page (a slow, busy machine)
 COMPRESSED = re.compile(r"^(text/|application/(javascript|json|xml)|image/svg\+xml)")  # what GitHub Pages gzips
 
 
@@ -182,16 +184,17 @@ class SitePage:
         with self.page.expect_response(lambda response: response.url.endswith("/search_index.json")):
             self.goto(name)
 
-    def evaluate(self, script: str, argument=None):
-        """Run an async function in the page, failing after WAIT_SECONDS with what it was waiting for."""
-        bounded = f"""async argument => {{
+    def evaluate(self, script: str, what: str, seconds: float = WAIT_SECONDS):
+        """Await an async function in the page, failing after `seconds` saying `what` did not finish."""
+        bounded = f"""async () => {{
           let timer;
           const limit = new Promise((_, reject) => {{
-            timer = setTimeout(() => reject(new Error("no answer within {WAIT_SECONDS:.0f} s")), {WAIT_SECONDS * 1000});
+            timer = setTimeout(() => reject(new Error({json.dumps(f"{what}: no answer within {seconds:.0f} s")})),
+                               {seconds * 1000:.0f});
           }});
-          try {{ return await Promise.race([({script})(argument), limit]); }} finally {{ clearTimeout(timer); }}
+          try {{ return await Promise.race([({script})(), limit]); }} finally {{ clearTimeout(timer); }}
         }}"""
-        return self.page.evaluate(bounded, argument)
+        return self.page.evaluate(bounded)
 
     def assert_clean(self) -> None:
         assert not self.off_host, "requests to another host (refused):\n" + "\n".join(self.off_host)

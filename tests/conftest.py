@@ -49,7 +49,8 @@ def build_site(destination: Path) -> BuiltSite:
         returncode, log = process.returncode, process.stdout + process.stderr
     except subprocess.TimeoutExpired as expired:
         returncode = -1
-        log = f"the build did not finish within {BUILD_SECONDS} s; its output so far:\n{expired.output}"
+        output = expired.output.decode(errors="replace") if isinstance(expired.output, bytes) else expired.output
+        log = f"the build did not finish within {BUILD_SECONDS} s; its output so far:\n{output or ''}"
     return BuiltSite(destination, returncode, log, time.perf_counter() - started)
 
 
@@ -62,12 +63,12 @@ def site_build(tmp_path_factory) -> BuiltSite:
     shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
     record = shared / "built-site.json"
     try:
-        with FileLock(str(shared / "built-site.lock"), timeout=BUILD_SECONDS):
+        with FileLock(str(shared / "built-site.lock"), timeout=BUILD_SECONDS + 60):  # the builder times out first
             if not record.exists():
                 site = build_site(shared / "site")
                 record.write_text(json.dumps({**asdict(site), "directory": str(site.directory)}))
     except Timeout:
-        pytest.fail(f"another worker's site build held its lock over {BUILD_SECONDS} s", pytrace=False)
+        pytest.fail(f"another worker's site build held its lock over {BUILD_SECONDS + 60} s", pytrace=False)
     data = json.loads(record.read_text())
     return BuiltSite(**{**data, "directory": Path(data["directory"])})
 

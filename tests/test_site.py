@@ -53,7 +53,8 @@ def test_strict_build_has_no_warning(site_build, record_property):
     for source, wall, _ in TIME_LOGGED.findall(site_build.log):
         record_property(f"notebook_seconds {source}", float(wall))
     warnings = [line for line in site_build.log.splitlines() if "WARNING" in line or "ERROR" in line]
-    assert site_build.ok and not warnings, f"mkdocs build --strict failed:\n{site_build.log}"
+    if not site_build.ok or warnings:
+        pytest.fail(f"mkdocs build --strict failed:\n{site_build.log}", pytrace=False)
 
 
 def test_every_page_is_built(built_site):
@@ -192,9 +193,10 @@ def test_no_serious_or_critical_accessibility_violation(site_page, name, scheme)
     site_page.goto(name)
     expected = {"light": "default", "dark": "slate"}[scheme]
     assert site_page.page.evaluate("document.body.dataset.mdColorScheme") == expected
-    site_page.page.evaluate(web.TRANSITIONS_DONE)
+    site_page.evaluate(web.TRANSITIONS_DONE, "the CSS transitions")
     site_page.page.evaluate(web.axe_script())
-    violations = site_page.page.evaluate("() => axe.run(document, {resultTypes: ['violations']})")["violations"]
+    run = "() => axe.run(document, {resultTypes: ['violations']})"
+    violations = site_page.evaluate(run, f"axe-core on /{name}", web.AXE_SECONDS)["violations"]
     serious = [
         f"{v['id']} ({v['impact']}): {v['help']}: " + ", ".join(" ".join(n["target"]) for n in v["nodes"][:5])
         for v in violations
@@ -293,7 +295,7 @@ def test_light_dark_toggle_switches_and_the_next_page_keeps_the_choice(site_page
     def toggle(to: str, title: str):
         page.locator(f'label[title="{title}"]:visible').click()
         page.wait_for_function("scheme => document.body.dataset.mdColorScheme === scheme", arg=to)
-        page.evaluate(web.TRANSITIONS_DONE)
+        site_page.evaluate(web.TRANSITIONS_DONE, "the CSS transitions")
 
     site_page.goto("")
     assert scheme_and_brightness()[0] == "default"
