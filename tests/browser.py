@@ -238,46 +238,45 @@ NEXT_COPY = """() => new Promise(resolve => {
   document.addEventListener("copy", copied);
 })""".replace("WAIT_MS", str(round(WAIT_SECONDS * 1000)))
 
-# Every code block and its copy button: Material's (```fences) and mkdocs-jupyter's (notebook cells). Each
-# visible button is clicked in turn, awaiting its copy. `shown` is the code as displayed, annotation markers
-# left out: the test derives from it what the clipboard must hold.
-COPY_EVERY_BLOCK = (
-    """async () => {
-  const nextCopy = """
-    + NEXT_COPY
-    + """;
-  const reveal = element => {
-    for (let e = element; e; e = e.parentElement) {
-      if (e.tagName === "DETAILS") e.open = true;
-      if (e.classList.contains("tabbed-block")) {  // pymdownx.tabbed: the n-th block goes with the n-th label
-        const index = [...e.parentElement.children].indexOf(e);
-        e.closest(".tabbed-set").querySelectorAll(":scope > .tabbed-labels > label")[index].click();
-      }
+# Every code block and its copy button: Material's (```fences) and mkdocs-jupyter's (notebook cells), each
+# button marked with its block's number for the mouse to click. `shown` is the code as displayed, annotation
+# markers left out: the test derives from it what the clipboard must hold.
+CODE_BLOCKS = """() => [...document.querySelectorAll(".md-content pre")].flatMap(pre => {
+  const code = pre.querySelector(":scope > code");
+  const cell = pre.closest(".jp-CodeCell .jp-InputArea");
+  if (!code && !cell) return [];  // an output area of a notebook cell
+  const highlight = pre.closest("[class*='language-']");
+  const language = cell ? "python"
+    : highlight ? [...highlight.classList].find(c => c.startsWith("language-")).slice(9) : "";
+  const button = cell ? cell.querySelector("clipboard-copy") : pre.querySelector("button[data-clipboard-target]");
+  const clone = (code || pre).cloneNode(true);
+  clone.querySelectorAll(".md-annotation, .zeroclipboard-container").forEach(e => e.remove());
+  return [{language, shown: clone.textContent, button: button}];
+}).map((block, index) => {
+  if (block.button) block.button.dataset.primerBlock = index;
+  return {...block, button: !!block.button};
+})"""
+
+# Shows the block as a reader would find it: the collapsed block opened, the tab it is in picked.
+REVEAL = """index => {
+  const button = document.querySelector(`[data-primer-block="${index}"]`);
+  for (let e = button; e; e = e.parentElement) {
+    if (e.tagName === "DETAILS") e.open = true;
+    if (e.classList.contains("tabbed-block")) {  // pymdownx.tabbed: the n-th block goes with the n-th label
+      const position = [...e.parentElement.children].indexOf(e);
+      e.closest(".tabbed-set").querySelectorAll(":scope > .tabbed-labels > label")[position].click();
     }
-  };
-  const blocks = [];
-  for (const pre of document.querySelectorAll(".md-content pre")) {
-    const code = pre.querySelector(":scope > code");
-    const cell = pre.closest(".jp-CodeCell .jp-InputArea");
-    if (!code && !cell) continue;  // an output area of a notebook cell
-    const highlight = pre.closest("[class*='language-']");
-    const language = cell ? "python"
-      : highlight ? [...highlight.classList].find(c => c.startsWith("language-")).slice(9) : "";
-    const button = cell ? cell.querySelector("clipboard-copy") : pre.querySelector("button[data-clipboard-target]");
-    reveal(pre);  // as a reader does: open the collapsed block, pick the tab it is in
-    const clone = (code || pre).cloneNode(true);
-    clone.querySelectorAll(".md-annotation, .zeroclipboard-container").forEach(e => e.remove());
-    const block = {language, shown: clone.textContent, button: !!button && button.checkVisibility(), copied: null};
-    if (block.button) {
-      const copied = nextCopy();
-      button.click();
-      block.copied = await copied;
-    }
-    blocks.push(block);
   }
-  return blocks;
+  return button.checkVisibility();
 }"""
-)
+
+
+def copy_with_the_mouse(site_page, button) -> str:
+    """Click `button` with the mouse, as a reader does (a script's click carries no user activation, and
+    Chromium refuses a copy without one), and return what the copy put on the clipboard."""
+    site_page.page.evaluate(f"() => {{ window.primerCopy = ({NEXT_COPY})(); }}")  # armed before the click
+    button.click()
+    return site_page.page.evaluate("window.primerCopy")
 
 
 def expected_copy(language: str, shown: str) -> str:
