@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import conftest  # noqa: E402, F401 - the root conftest's one-thread policy, set before torch loads
-from harness.pages import PageParser, check_output, page_sybil, run_doctest  # noqa: E402
+from harness.pages import PageParser, check_output, page_sybil, run_doctest  # noqa: E402 - likewise
 
 
 def bare_evaluators(document, parser: PageParser) -> None:

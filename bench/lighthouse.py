@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from tests.browser import COMPRESSED, StaticServer  # noqa: E402 - the repository's root is put on the path first
-from tests.test_site import page_names  # noqa: E402
+from tests.test_site import page_names  # noqa: E402 - likewise
 
 BENCH = ROOT / "bench"
 LIGHTHOUSE = BENCH / "node_modules" / ".bin" / "lighthouse"

@@ -12,6 +12,7 @@ from pathlib import Path
 from urllib.parse import unquote, urljoin, urlsplit
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from harness.embed import load_mkdocs_yml
 from hooks.notebooks import TIME_LOGGED
@@ -251,7 +252,7 @@ def test_search_typed_by_a_reader_finds_the_page_that_teaches_it(site_page, term
     final = page.locator(f'a.md-search-result__link[href^="{target}?h={words}"]').first
     try:
         final.wait_for(state="visible")
-    except Exception:  # noqa: BLE001 - Playwright's TimeoutError: say what the results were instead
+    except PlaywrightTimeout:
         shown = page.locator("a.md-search-result__link").evaluate_all("links => links.map(a => a.href)")
         pytest.fail(f"searching {term!r}: no result leads to /{expected}; results: {shown}", pytrace=False)
     final.click()
