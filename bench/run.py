@@ -245,9 +245,12 @@ def main() -> None:
         sections.append(report(arguments.runs, not arguments.skip_make_test))
     with tempfile.TemporaryDirectory(prefix="primer-bench-site-") as site:
         timed([PYTHON, "-m", "mkdocs", "build", "--strict", "--site-dir", site])
+        load = os.getloadavg()[0]
         sections.append(
             "## Lighthouse\n\nMobile profile (Lighthouse's default), Debian's Chromium; each page against a stock "
-            "Material page built in the same run.\n\n" + lighthouse.table(Path(site), arguments.lighthouse_runs)
+            f"Material page built in the same run. On {machine()}; load average {load:.1f} at the start (other "
+            "processes on the machine lengthen the blocking time Lighthouse measures).\n\n"
+            + lighthouse.table(Path(site), arguments.lighthouse_runs)
         )
     text = "# Benchmark results\n\nWritten by `make bench` (bench/run.py).\n\n" + "\n".join(sections)
     RESULTS.write_text(text)
