@@ -8,13 +8,14 @@ INSTALLED := $(VENV)/.installed
 # Material 9.8 prints a banner about MkDocs 2 on every run.
 export NO_MKDOCS_2_WARNING := 1
 
-.PHONY: help setup serve test build bench screenshots clean distclean lock
+.PHONY: help setup serve test lint build bench screenshots clean distclean lock
 
 help:
 	@echo "make serve   set up .venv, then serve the site with live reload on http://127.0.0.1:8000"
-	@echo "make test    set up .venv, then run every page's blocks, the unit tests and a strict build"
+	@echo "make test    set up .venv, lint, then run every page's blocks, the unit tests and a strict build"
+	@echo "make lint    ruff check and ruff format --check over the Python code"
 	@echo "make build   strict build of the site into site/"
-	@echo "make bench   time the suite, each page, the build and the heaviest page; writes bench/results.md"
+	@echo "make bench   time the suite, each page and the build; Lighthouse on every page; writes bench/results.md"
 	@echo "make screenshots  retake docs/assets/tensorboard-scalars.png (real runs, real server, headless Chromium)"
 	@echo "make lock    re-pin constraints.txt to what .venv holds (after changing pyproject.toml)"
 	@echo "make clean   remove site/ and caches (make distclean also removes .venv)"
@@ -32,14 +33,27 @@ $(INSTALLED): pyproject.toml constraints.txt
 serve: $(INSTALLED)
 	$(BIN)/mkdocs serve --dev-addr 127.0.0.1:8000
 
-test: $(INSTALLED)
+# The Python code ruff checks and formats (settings in pyproject.toml).
+LINTED := harness hooks snippets tests bench
+
+test: lint
 	$(BIN)/python -m pytest -n auto
+
+lint: $(INSTALLED)
+	$(BIN)/ruff check $(LINTED)
+	$(BIN)/ruff format --check $(LINTED)
 
 build: $(INSTALLED)
 	$(BIN)/mkdocs build --strict --site-dir site
 
-bench: $(INSTALLED)
+# Lighthouse comes from npm, pinned by bench/package-lock.json and installed into bench/node_modules (ignored
+# by git); bench/lighthouse.py runs it with Debian's Chromium.
+bench: $(INSTALLED) bench/node_modules/.installed
 	$(BIN)/python bench/run.py
+
+bench/node_modules/.installed: bench/package.json bench/package-lock.json
+	cd bench && npm ci --no-audit --no-fund
+	touch $@
 
 screenshots: $(INSTALLED)
 	$(BIN)/python scripts/screenshot_tensorboard.py

@@ -1,9 +1,11 @@
 """Run the code of docs pages bare, without pytest: every block once, in page order, in one process.
 
-This is the baseline for the harness's overhead: what the pages cost when nothing checks them. The blocks are
-the harness's own (its parser finds them, pymdownx expands their includes: the same bytes the tests execute);
-`>>>` examples run as a Python prompt runs them, expected exceptions caught; skip directives are honoured as
-Sybil honours them; outputs are not compared.
+This is the baseline for the harness's overhead: what the pages cost when nothing checks them. The page is
+the harness's own: its parser finds the blocks, pymdownx expands their includes (the same bytes the tests
+execute), its Page runs them in a reader's fresh session, and its skip directives are decided by the
+harness's skip parser and Sybil's evaluator. Only the evaluators of code and examples are swapped for bare
+ones: code runs, `>>>` examples run as a Python prompt runs them, expected exceptions caught, and outputs
+are not compared. The one-thread policy is the suite's own (the root conftest.py).
 
 Usage: python bench/bare.py docs/a.md docs/b.md ...   prints one JSON object {page: seconds}.
 """
@@ -11,86 +13,64 @@ Usage: python bench/bare.py docs/a.md docs/b.md ...   prints one JSON object {pa
 from __future__ import annotations
 
 import contextlib
-import doctest
 import io
 import json
-import os
 import sys
-import tempfile
 import time
-import types
 from pathlib import Path
+from unittest import SkipTest
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from harness.pages import CodeBlock, PageParser, page_sybil  # noqa: E402
+import conftest  # noqa: E402, F401 - the root conftest's one-thread policy, set before torch loads
+from harness.pages import PageParser, check_output, page_sybil, run_doctest  # noqa: E402 - likewise
 
 
-def statements(page: Path, parser: PageParser):
-    """(region kind, payload) in page order: ("code", [code objects]), ("doctest", (code, raises)),
-    ("skip", (action, arguments)); output fences are left out."""
-    document = page_sybil(ROOT).parse(page)
+def bare_evaluators(document, parser: PageParser) -> None:
+    """The harness's evaluators of code, examples and outputs swapped for bare ones; every other evaluator
+    (skip directives, another environment's variants) is the harness's."""
     for _, region in document.regions:
         parsed = region.parsed
-        if isinstance(parsed, CodeBlock):
-            chunks = parser.embedder.chunks(parsed.lines, parsed.first_line, str(page))
-            yield "code", [chunk.compile() for chunk in chunks]
-        elif isinstance(parsed, doctest.Example):
-            yield "doctest", (compile(parsed.source, str(page), "single"), parsed.exc_msg is not None)
-        elif isinstance(parsed, tuple):  # a skip directive: (action, arguments)
-            yield "skip", parsed
+        if region.evaluator == parser.run_code:
+            chunks = parser.embedder.chunks(parsed.lines, parsed.first_line, document.path)
+            region.evaluator = lambda example, code=[chunk.compile() for chunk in chunks]: [
+                exec(c, example.namespace) for c in code
+            ]
+        elif region.evaluator is run_doctest:
+            code, raises = compile(parsed.source, document.path, "single"), parsed.exc_msg is not None
+            region.evaluator = lambda example, code=code, raises=raises: run_example(code, example.namespace, raises)
+        elif region.evaluator is check_output:
+            region.evaluator = lambda example: None
 
 
-def skip_reason(arguments: str | None, namespace: dict) -> str | None:
-    """What Sybil's Skipper decides for `next`/`start`: a reason to skip, or None to run."""
-    arguments = (arguments or "").strip()
-    if arguments.startswith("if"):
-        namespace = {**namespace, "if_": lambda condition, reason=None: (reason or "condition") if condition else None}
-        return eval("if_" + arguments[2:], namespace)
-    return eval(arguments, namespace) if arguments else "no reason"
+def run_example(code, namespace: dict, raises: bool) -> None:
+    try:
+        exec(code, namespace)
+    except Exception:
+        if not raises:
+            raise
 
 
-def run_page(page: Path, parser: PageParser) -> float:
-    steps = list(statements(page, parser))  # parsing, expansion and compilation are not the code's cost
-    session = types.ModuleType("__main__")  # a reader's session: classes the page defines can be pickled
-    namespace, main, cwd = session.__dict__, sys.modules["__main__"], os.getcwd()
-    with tempfile.TemporaryDirectory() as workdir, contextlib.redirect_stdout(io.StringIO()):
-        os.chdir(workdir)
-        sys.modules["__main__"] = session
-        started = time.perf_counter()
-        skipping, skip_next = False, False
-        try:
-            for kind, payload in steps:
-                if kind == "skip":
-                    action, arguments = payload
-                    if action == "end":
-                        skipping = False
-                    elif skip_reason(arguments, namespace):
-                        skipping, skip_next = action == "start", action == "next"
-                    continue
-                if skipping or skip_next:
-                    skip_next = False
-                    continue
-                if kind == "code":
-                    for code in payload:
-                        exec(code, namespace)
-                else:
-                    code, raises = payload
-                    try:
-                        exec(code, namespace)
-                    except Exception:
-                        if not raises:
-                            raise
+def run_page(page: Path, sybil, parser: PageParser) -> float:
+    document = sybil.parse(page)
+    bare_evaluators(document, parser)  # parsing, expansion and compilation are not the code's cost
+    document.start()
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            started = time.perf_counter()
+            for example in document.examples():
+                with contextlib.suppress(SkipTest):
+                    example.evaluate()
             return time.perf_counter() - started
-        finally:
-            os.chdir(cwd)
-            sys.modules["__main__"] = main
+    finally:
+        document.finish()
 
 
 def main(pages: list[str]) -> None:
-    parser = next(p for p in page_sybil(ROOT).parsers if isinstance(p, PageParser))
-    print(json.dumps({page: run_page(ROOT / page, parser) for page in pages}))
+    sybil = page_sybil(ROOT)
+    parser = next(p for p in sybil.parsers if isinstance(p, PageParser))
+    print(json.dumps({page: run_page(ROOT / page, sybil, parser) for page in pages}))
 
 
 if __name__ == "__main__":

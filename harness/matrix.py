@@ -9,9 +9,9 @@ One definition, four readers:
 - the site build: `checked_with()` lists the further environments for the footer;
 - each matrix run loads it as a pytest plugin, `-p harness.matrix` with PRIMER_ENVIRONMENT=<name>: it stops
   at once if pytest runs on another Python than that environment's, and leaves out the tests that need the
-  built site or a browser (those using the `built_site` or `browser` fixtures) and those of what the site
-  publishes (marked `published`: the page notebooks). `make test` runs those once,
-  in the main environment: the site is built there and published from there.
+  built site or a browser (those using the `site_build`, `built_site` or `browser` fixtures) and those of
+  what the site publishes (marked `published`: the page notebooks). `make test` runs those once, in the main
+  environment: the site is built there and published from there.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 DEFINITION = ROOT / "matrix" / "environments.toml"
 VARIABLE = "PRIMER_ENVIRONMENT"  # set by the Makefile to the name of the environment a run checks
-SITE_FIXTURES = ("built_site", "browser")
+SITE_FIXTURES = ("site_build", "built_site", "browser")
 
 
 @dataclass(frozen=True)

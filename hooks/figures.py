@@ -20,7 +20,7 @@ import matplotlib
 matplotlib.use("Agg")  # no display: draw to a file
 
 import matplotlib.pyplot as plt  # noqa: E402 - the backend is chosen first
-from mkdocs.structure.files import File  # noqa: E402
+from mkdocs.structure.files import File  # noqa: E402 - after the backend, with the other imports
 
 FIGURES = "assets/figures"
 PREFIX = "figure_"

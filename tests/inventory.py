@@ -7,8 +7,11 @@ from pathlib import Path
 
 def table_names(page: Path, module: str) -> list[str]:
     """The names in the first column of the page's table: rows like | [`Name`](...generated/<module>.Name.html) |."""
-    row = re.compile(r"^\| \[`(\w+)`\]\(https://docs\.pytorch\.org/docs/stable/generated/" + re.escape(module)
-                     + r"\.(\w+)\.html\) \|")
+    row = re.compile(
+        r"^\| \[`(\w+)`\]\(https://docs\.pytorch\.org/docs/stable/generated/"
+        + re.escape(module)
+        + r"\.(\w+)\.html\) \|"
+    )
     names = []
     for line in page.read_text(encoding="utf-8").splitlines():
         match = row.match(line)

@@ -1,371 +1,302 @@
-"""The built site: a strict build with no warning, nothing that loads from another host, versions stated;
-then the same site served from 127.0.0.1 and read in headless Chromium, as a reader meets it."""
+"""The built site: a strict build with no warning, every page there, nothing that loads from another host,
+alt text, links, versions stated; then the same site served from 127.0.0.1 and read in headless Chromium, as
+a reader meets it. Each browser test opens its own fresh page: none depends on another or on their order.
+"""
 
 from __future__ import annotations
 
 import re
-from collections import defaultdict
-from dataclasses import dataclass
 from html.parser import HTMLParser
 from importlib.metadata import version
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote, urljoin, urlsplit
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
+from harness.embed import load_mkdocs_yml
+from hooks.notebooks import TIME_LOGGED
 from tests import browser as web
 
-# Attributes that make a browser fetch something when the page loads (links a reader follows are not fetches).
-FETCHING_ATTRIBUTES = {
-    "script": ["src"],
-    "img": ["src", "srcset"],
-    "source": ["src", "srcset"],
-    "iframe": ["src"],
-    "video": ["src", "poster"],
-    "audio": ["src"],
-    "embed": ["src"],
-    "object": ["data"],
-}
-FETCHING_LINK_RELS = {"stylesheet", "preload", "prefetch", "modulepreload", "icon", "manifest", "preconnect",
-                      "dns-prefetch", "apple-touch-icon"}
-CSS_URL = re.compile(r"""(?:url\(\s*['"]?|@import\s+['"])([^'")\s]+)""")
+ROOT = Path(__file__).resolve().parents[1]
+DOCS = ROOT / "docs"
+WEIGHT_LIMIT_KB = 500  # what a first visit may transfer, HTML and every asset, compressed as served
+# Terms a reader looks up, and the page that teaches each (written by the chapters' authors).
+SEARCHES = [("CrossEntropyLoss", "losses/"), ("requires_grad", "gradients/"), ("SummaryWriter", "tensorboard/")]
+PLUGINS = load_mkdocs_yml(ROOT / "mkdocs.yml")["plugins"]
+SEARCH_SEPARATOR = next(p["search"] for p in PLUGINS if isinstance(p, dict) and "search" in p)["separator"]
+NOTEBOOK = "notebooks/walkthrough/"
+ALT_WORDS = 8  # the fewest words that say what a figure shows, not just name it
 
 
-class FetchedUrls(HTMLParser):
-    def __init__(self) -> None:
+def page_names() -> list[str]:
+    """Every page the build makes, as a path relative to the site's URL (`losses/`, `notebooks/digits/`,
+    `404.html`), from the sources: a Markdown page or a notebook is a folder of its own."""
+    sources = [*DOCS.rglob("*.md"), *(DOCS / "notebooks").glob("*.py")]
+    names = [str(path.relative_to(DOCS).with_suffix("")) + "/" for path in sources]
+    return sorted("" if name == "index/" else name for name in names) + ["404.html"]
+
+
+PAGES = page_names()
+
+
+def html_file(site: Path, name: str) -> Path:
+    return site / (name if name.endswith(".html") else name + "index.html")
+
+
+# --- The build ---------------------------------------------------------------------------------------------
+
+
+def test_strict_build_has_no_warning(site_build, record_property):
+    """The one test that reports a failed build, with its log; the others that need the site skip, naming
+    this test (tests/conftest.py, BUILD_FAILED)."""
+    record_property("build_seconds", round(site_build.seconds, 2))
+    for source, wall, _ in TIME_LOGGED.findall(site_build.log):
+        record_property(f"notebook_seconds {source}", float(wall))
+    warnings = [line for line in site_build.log.splitlines() if "WARNING" in line or "ERROR" in line]
+    if not site_build.ok or warnings:
+        pytest.fail(f"mkdocs build --strict failed:\n{site_build.log}", pytrace=False)
+
+
+def test_every_page_is_built(built_site):
+    built = {str(p.relative_to(built_site.directory)) for p in built_site.directory.rglob("*.html")}
+    missing = [name for name in PAGES if str(html_file(Path(), name)) not in built]
+    assert not missing, f"pages not built: {missing}"
+
+
+class Parsed(HTMLParser):
+    """What a built page holds: the URLs the browser fetches as it loads (links a reader follows are not
+    fetches), the links, the ids, the images' alt text and the CSS written into the page."""
+
+    FETCHING = {"script": ["src"], "img": ["src", "srcset"], "source": ["src", "srcset"], "iframe": ["src"],
+                "video": ["src", "poster"], "audio": ["src"], "embed": ["src"], "object": ["data"]}  # fmt: skip
+    FETCHING_RELS = {"stylesheet", "preload", "prefetch", "modulepreload", "icon", "manifest", "preconnect",
+                     "dns-prefetch", "apple-touch-icon"}  # fmt: skip
+
+    def __init__(self, path: Path) -> None:
         super().__init__()
-        self.urls: list[str] = []
-        self.inline_css: list[str] = []
+        self.fetched: list[str] = []
+        self.links: list[str] = []
+        self.ids: set[str] = set()
+        self.images: list[tuple[str, str | None]] = []  # (src, alt)
+        self.css: list[str] = []
         self._in_style = False
+        self.feed(path.read_text(encoding="utf-8"))
 
     def handle_starttag(self, tag, attrs):
         attributes = dict(attrs)
-        for name in FETCHING_ATTRIBUTES.get(tag, []):
-            for candidate in (attributes.get(name) or "").split(","):
-                if candidate.strip():
-                    self.urls.append(candidate.strip().split()[0])
-        if tag == "link" and FETCHING_LINK_RELS & set((attributes.get("rel") or "").lower().split()):
-            self.urls.append(attributes.get("href") or "")
+        for name in self.FETCHING.get(tag, []):
+            self.fetched += [c.strip().split()[0] for c in (attributes.get(name) or "").split(",") if c.strip()]
+        rels = set((attributes.get("rel") or "").lower().split())
+        if tag == "link" and self.FETCHING_RELS & rels:
+            self.fetched.append(attributes.get("href") or "")
+        if tag == "a" and attributes.get("href"):
+            self.links.append(attributes["href"])
+        if attributes.get("id"):
+            self.ids.add(attributes["id"])
+        if tag == "a" and attributes.get("name"):
+            self.ids.add(attributes["name"])
+        if tag == "img":
+            self.images.append((attributes.get("src") or "", attributes.get("alt")))
         if attributes.get("style"):
-            self.inline_css.append(attributes["style"])
+            self.css.append(attributes["style"])
         self._in_style = tag == "style"
 
     def handle_data(self, data):
         if self._in_style:
-            self.inline_css.append(data)
+            self.css.append(data)
 
     def handle_endtag(self, tag):
         self._in_style = False
 
 
-def is_other_host(url: str) -> bool:
-    parts = urlsplit(url)
-    return bool(parts.netloc) or parts.scheme not in ("", "data", "blob")
+CSS_URL = re.compile(r"""(?:url\(\s*['"]?|@import\s+['"])([^'")\s]+)""")
 
 
-def test_strict_build_has_no_warning(built_site):
-    warnings = [line for line in built_site.log.splitlines() if "WARNING" in line or "ERROR" in line]
-    assert not warnings, "\n".join(warnings)
+@pytest.fixture(scope="module")
+def parsed(built_site) -> dict[str, Parsed]:
+    return {name: Parsed(html_file(built_site.directory, name)) for name in PAGES}
 
 
-def test_every_page_is_built(built_site):
-    assert (built_site.directory / "index.html").exists()
-    assert (built_site.directory / "404.html").exists()
-
-
-def test_nothing_in_the_site_loads_from_another_host(built_site):
+def test_nothing_in_the_site_loads_from_another_host(built_site, parsed):
     offenders = []
-    for page in built_site.pages():
-        parser = FetchedUrls()
-        parser.feed(page.read_text(encoding="utf-8"))
-        urls = parser.urls + [u for css in parser.inline_css for u in CSS_URL.findall(css)]
-        offenders += [f"{page.relative_to(built_site.directory)}: {url}" for url in urls if is_other_host(url)]
+    for name, page in parsed.items():
+        urls = page.fetched + [url for css in page.css for url in CSS_URL.findall(css)]
+        offenders += [f"/{name}: {url}" for url in urls if web.leaves_the_machine(url)]
     for stylesheet in built_site.directory.rglob("*.css"):
         urls = CSS_URL.findall(stylesheet.read_text(encoding="utf-8", errors="replace"))
-        offenders += [f"{stylesheet.relative_to(built_site.directory)}: {url}" for url in urls if is_other_host(url)]
+        where = stylesheet.relative_to(built_site.directory)
+        offenders += [f"{where}: {url}" for url in urls if web.leaves_the_machine(url)]
     assert not offenders, "resources loaded from another host:\n" + "\n".join(offenders)
+
+
+def test_every_image_has_alt_text_that_says_what_it_shows(parsed):
+    """Every image of every page: figures, screenshots and notebook outputs (hooks/notebooks.py fails the
+    build on nbconvert's stand-in text, with the cell to fix)."""
+    short = [f"/{name}: {src[:60]}: alt {alt!r}" for name, page in parsed.items() for src, alt in page.images
+             if len((alt or "").split()) < ALT_WORDS]  # fmt: skip
+    assert not short, f"images whose alt text has fewer than {ALT_WORDS} words:\n" + "\n".join(short)
+
+
+def test_internal_links_and_anchors_resolve(built_site, parsed):
+    """Every link to this site reaches a page of the build, and its #fragment an element there. External
+    links are not followed (offline)."""
+    base = "http://site.invalid" + web.site_path()
+    broken = []
+    for name, page in parsed.items():
+        for link in sorted(set(page.links)):
+            url = urljoin(base + name, link)
+            if not url.startswith(base):
+                continue  # another host, or outside the site
+            path, fragment = unquote(urlsplit(url).path)[len(web.site_path()) :], unquote(urlsplit(url).fragment)
+            target = built_site.directory / path
+            target_name = path if target.is_file() else path.rstrip("/") + "/" if path else ""
+            if not (target.is_file() or (target / "index.html").is_file()):
+                broken.append(f"/{name}: {link}: no such file in the site")
+            elif fragment and target_name in parsed and fragment not in parsed[target_name].ids:
+                broken.append(f"/{name}: {link}: no element with id {fragment!r} on /{target_name}")
+    assert not broken, "broken links:\n" + "\n".join(broken)
 
 
 def test_footer_states_the_torch_version_the_outputs_were_checked_against(built_site):
     expected = f"checked against PyTorch {version('torch')}"
-    missing = [str(p.relative_to(built_site.directory)) for p in built_site.pages() if expected not in p.read_text()]
+    missing = [name for name in PAGES if expected not in html_file(built_site.directory, name).read_text()]
     assert not missing, f"pages whose footer does not say {expected!r}: {missing}"
 
 
-# --- The site in a real browser ----------------------------------------------------------------------------
-# tests/browser.py serves the built site from 127.0.0.1 and drives headless Chromium; the fixtures live in
-# tests/conftest.py. Each page is visited once (the `tour`), as a first-time reader with no cache, on a thread
-# with a Chromium of its own; the tests below read what the visits recorded. Meanwhile a real mouse click on a
-# copy button and searches run in the `browser` fixture's Chromium: they come first in this file, and start
-# the tour.
-
-# Terms a reader looks up, and the page that teaches each (written by the chapters' authors).
-SEARCHES = [("CrossEntropyLoss", "losses/"), ("requires_grad", "gradients/"), ("SummaryWriter", "tensorboard/")]
-NOTEBOOK = "notebooks/walkthrough/"
-PASTE_DELAY_SECONDS = 1.5  # how long the real-click test checks that the copied code stays on the clipboard
-NOTEBOOK_PLACEHOLDER_ALT = "No description has been provided for this image"  # nbconvert's stand-in
-SCREENSHOTS_PER_FAILURE = 3
+# --- The site in a real browser (fixtures in tests/conftest.py, helpers in tests/browser.py) -----------------
 
 
-def site_pages(site_dir: Path) -> list[str]:
-    """Every page of the built site, as a path relative to the site's URL: `losses/`, `404.html`."""
-    pages = [str(p.parent.relative_to(site_dir)) + "/" for p in site_dir.rglob("index.html")]
-    return sorted("" if page == "./" else page for page in pages) + ["404.html"]
+@pytest.mark.parametrize("name", PAGES)
+def test_page_loads_light_and_local(site_page, name, record_property):
+    """A first visit: no console error, no request to another host, every image loaded, and what it
+    transfers (compressed as GitHub Pages sends text) under WEIGHT_LIMIT_KB."""
+    site_page.goto_and_fetch_search_index(name)
+    site_page.assert_clean()
+    broken = site_page.page.evaluate(
+        "() => [...document.images].filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.currentSrc)"
+    )
+    assert not broken, f"images that did not load: {broken}"
+    sizes = {url: web.transfer_size(url) for url in dict.fromkeys(site_page.finished)}
+    wire = sum(compressed for _, compressed in sizes.values()) / 1024
+    record_property("weight_kb", round(wire))
+    record_property("raw_weight_kb", round(sum(raw for raw, _ in sizes.values()) / 1024))
+    heaviest = sorted(sizes.items(), key=lambda item: -item[1][1])[:5]
+    assert wire <= WEIGHT_LIMIT_KB, f"/{name} transfers {wire:.0f} KB; heaviest:\n" + "\n".join(
+        f"  {compressed / 1024:.0f} KB ({raw / 1024:.0f} KB uncompressed) {url}" for url, (raw, compressed) in heaviest
+    )
 
 
-@dataclass
-class Tour:
-    visits: dict[str, web.Visit]
-    stray_requests: list[str]  # to another host, refused by the context without a page's route seeing them
-    seconds: float
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+@pytest.mark.parametrize("name", PAGES)
+def test_no_serious_or_critical_accessibility_violation(site_page, name, scheme):
+    """axe-core, every rule, on the page as it opens in the reader's preferred scheme."""
+    site_page.goto(name)
+    expected = {"light": "default", "dark": "slate"}[scheme]
+    assert site_page.page.evaluate("document.body.dataset.mdColorScheme") == expected
+    site_page.evaluate(web.TRANSITIONS_DONE, "the CSS transitions")
+    site_page.page.evaluate(web.axe_script())
+    run = "() => axe.run(document, {resultTypes: ['violations']})"
+    violations = site_page.evaluate(run, f"axe-core on /{name}", web.AXE_SECONDS)["violations"]
+    serious = [
+        f"{v['id']} ({v['impact']}): {v['help']}: " + ", ".join(" ".join(n["target"]) for n in v["nodes"][:5])
+        for v in violations
+        if v.get("impact") in ("serious", "critical")
+    ]
+    assert not serious, f"/{name} in the {scheme} scheme:\n" + "\n".join(serious)
 
 
-@pytest.fixture(scope="module")
-def tour_started(browser, site_url, built_site) -> web.TourInBackground:
-    """Every page visited once (see web.tour), on a thread: started by the first test that asks for it."""
-    background = web.TourInBackground(site_url, site_pages(built_site.directory))
-    background.start()
-    yield background
-    background.join(timeout=web.TOUR_SECONDS)
-
-
-@pytest.fixture(scope="module")
-def tour(tour_started) -> Tour:
-    """What the tour recorded, once it has finished: the tests below read it."""
-    visits, stray, seconds = tour_started.result()
-    print(f"\nbrowser tour: {len(visits)} pages in {seconds:.1f} s: "
-          + ", ".join(f"/{v.name} {v.seconds:.2f} s" for v in visits.values()))
-    return Tour(visits, stray, seconds)
-
-
-def fail_with_screenshots(browser, site_url, tmp_path, failures: dict[str, list[str]], what: str) -> None:
-    """Fail naming every page at fault and what is wrong there, with screenshots of the first few."""
-    if not failures:
-        return
-    lines = [f"{what} on {len(failures)} page(s):"]
-    for index, (name, problems) in enumerate(sorted(failures.items())):
-        lines.append(f"- /{name}")
-        lines += [f"    {problem}" for problem in problems]
-        if index < SCREENSHOTS_PER_FAILURE and not name.startswith("("):
-            slug = (name.strip("/").replace("/", "-") or "index").replace(".html", "")
+@pytest.mark.parametrize("name", [name for name in PAGES if name != "404.html"])
+def test_every_code_block_has_a_copy_button_that_copies_exactly_its_code(site_page, name):
+    """Each button clicked with the mouse in turn, its copy awaited and read back from the clipboard: the code
+    as shown, for ```pycon only what follows the prompts; Python code compiles. ```output blocks have no copy
+    button: an output is not code to run, and a button there would invite pasting it into Python."""
+    site_page.goto(name)
+    page, problems = site_page.page, []
+    for number, block in enumerate(page.evaluate(web.CODE_BLOCKS)):
+        label = f"block {number + 1} ({block['language'] or 'no language'}): {block['shown'][:50]!r}"
+        expected = web.expected_copy(block["language"], block["shown"])
+        visible = block["button"] and page.evaluate(web.REVEAL, number)
+        if block["language"] == "output":
+            if visible:
+                problems.append(f"{label}: an output block has a copy button")
+            continue
+        if not visible:
+            problems.append(f"{label}: no visible copy button")
+            continue
+        copied = web.copy_with_the_mouse(site_page, page.locator(f'[data-primer-block="{number}"]'))
+        if copied != expected:
+            problems.append(f"{label}: copied {copied!r}, expected {expected!r}")
+        elif block["language"] in ("python", "py", "pycon"):
             try:
-                path = web.screenshot(browser, site_url + name, tmp_path / f"{slug}.png")
-                lines.append(f"    screenshot: {path}")
-            except Exception as error:
-                lines.append(f"    screenshot could not be taken: {error}")
-    pytest.fail("\n".join(lines), pytrace=False)
-
-
-def assert_clean(site_page):
-    refused = site_page.recorder.off_host + site_page.context.refused
-    assert not refused, f"requests to another host: {refused}"
-    assert not site_page.recorder.console_errors, "\n".join(site_page.recorder.console_errors)
-
-
-def test_a_real_click_on_a_copy_button_copies_the_code(tour_started, built_site, site_page):
-    """The tour clicks every button from a script; here the mouse does, on a ```pycon and a ```python block
-    (of one page when a page has both)."""
-    languages = ("pycon", "python")
-    html = {page: (built_site.directory / page / "index.html").read_text(encoding="utf-8")
-            for page in site_pages(built_site.directory) if not page.endswith(".html")}
-    has = {name: {language for language in languages if f'class="language-{language} highlight"' in text}
-           for name, text in html.items()}
-    both = [name for name, found in has.items() if set(languages) <= found]
-    page = site_page.page
-    for language in languages:
-        name = (both or [n for n, found in has.items() if language in found] or [None])[0]
-        assert name is not None, f"no ```{language} block on any page"
-        if page.url != site_page.site_url + name:
-            page.goto(site_page.site_url + name)
-        block = page.locator(f".md-content .language-{language} pre").first
-        shown = block.locator("code").evaluate(
-            "code => { const c = code.cloneNode(true); c.querySelectorAll('.md-annotation').forEach(e => e.remove());"
-            " return c.textContent; }")
-        block.hover()
-        block.locator("button[data-clipboard-target]").click()
-        copied = page.evaluate("navigator.clipboard.readText()")
-        assert copied == web.expected_copy(language, shown), f"/{name}, first ```{language} block"
-        assert ">>>" not in copied
-        # A reader pastes a moment later: nothing on the page may replace the code meanwhile (the tour reads
-        # every block's copy at once, so only this test would see a late write)
-        page.wait_for_timeout(PASTE_DELAY_SECONDS * 1000)
-        kept = page.evaluate("navigator.clipboard.readText()")
-        assert kept == copied, f"/{name}, first ```{language} block: {PASTE_DELAY_SECONDS} s after the click the " \
-                               f"clipboard holds {kept[:80]!r}, not the code copied"
-    assert_clean(site_page)
+                compile(copied, f"<copied from /{name}, {label}>", "exec")
+            except SyntaxError as error:
+                problems.append(f"{label}: the copied code does not compile: {error}")
+    assert not problems, f"/{name}:\n" + "\n".join(problems)
+    site_page.assert_clean()
 
 
 @pytest.mark.parametrize(("term", "expected"), SEARCHES, ids=[term for term, _ in SEARCHES])
-def test_search_typed_by_a_reader_finds_the_page_that_teaches_it(tour_started, shared_site_page, term, expected):
-    """Typed key by key into Material's search box, from whatever page the reader is on."""
-    site_page = shared_site_page
-    site_page.recorder.reset()  # what the tests before this one saw is theirs
+def test_search_typed_by_a_reader_finds_the_page_that_teaches_it(site_page, term, expected):
+    """Typed key by key into Material's search box; the results for the whole term lead to the page."""
+    site_page.goto_and_fetch_search_index("")
     page = site_page.page
-    if not page.url.startswith(site_page.site_url):
-        page.goto(site_page.site_url)
     box = page.get_by_role("textbox", name="Search")
     box.click()
-    box.fill("")
-    box.press_sequentially(term, delay=10)  # key by key: Material searches as the reader types
+    box.press_sequentially(term)  # key by key: Material searches as the reader types
     target = site_page.site_url + expected
+    # Each answer of the search worker re-renders the list; a result's ?h= holds the words of the query it
+    # answers (the term split by the search's separator), so a link with all of them is from the answer to
+    # the whole term, the last, and stays.
+    words = "+".join(word.lower() for word in re.split(SEARCH_SEPARATOR, term) if word)
+    final = page.locator(f'a.md-search-result__link[href^="{target}?h={words}"]').first
     try:
-        page.wait_for_function(
-            """target => [...document.querySelectorAll("a.md-search-result__link")]
-                 .some(a => a.href.split(/[?#]/)[0] === target)""", arg=target, timeout=web.ACTION_SECONDS * 1000)
-    except Exception:
+        final.wait_for(state="visible")
+    except PlaywrightTimeout:
         shown = page.locator("a.md-search-result__link").evaluate_all("links => links.map(a => a.href)")
         pytest.fail(f"searching {term!r}: no result leads to /{expected}; results: {shown}", pytrace=False)
-    # Matched on the page, not the whole href: each answer of the search worker re-renders the list, and a
-    # result's `?h=` changes with the query, so a link found for an early keystroke is replaced by its twin.
-    page.locator(f'a.md-search-result__link[href^="{target}?"], a.md-search-result__link[href="{target}"], '
-                 f'a.md-search-result__link[href^="{target}#"]').first.click()
+    final.click()
     page.wait_for_url(lambda url: url.split("?")[0].split("#")[0] == target)
-    text = page.locator("article").inner_text()
-    assert term.lower() in text.lower(), f"/{expected} does not mention {term!r}"
-    assert_clean(site_page)
+    assert term.lower() in page.locator("article").inner_text().lower(), f"/{expected} does not mention {term!r}"
+    site_page.assert_clean()
 
 
-def test_every_page_was_visited(tour, browser, site_url, tmp_path):
-    assert NOTEBOOK in tour.visits and "" in tour.visits, f"pages visited: {sorted(tour.visits)}"
-    failures = {name: v.problems for name, v in tour.visits.items() if v.problems}
-    fail_with_screenshots(browser, site_url, tmp_path, failures, "steps of the tour that failed")
+def test_light_dark_toggle_switches_and_the_next_page_keeps_the_choice(site_page):
+    """The page opens light, as the browser prefers; the toggle switches it to dark, with a dark background;
+    the next page opens dark; the toggle there switches back."""
+    page = site_page.page
+
+    def scheme_and_brightness():
+        return page.evaluate(
+            "() => [document.body.dataset.mdColorScheme, getComputedStyle(document.body).backgroundColor"
+            ".match(/[\\d.]+/g).slice(0, 3).map(Number).reduce((a, b) => a + b) / 3]"
+        )
+
+    def toggle(to: str, title: str):
+        page.locator(f'label[title="{title}"]:visible').click()
+        page.wait_for_function("scheme => document.body.dataset.mdColorScheme === scheme", arg=to)
+        site_page.evaluate(web.TRANSITIONS_DONE, "the CSS transitions")
+
+    site_page.goto("")
+    assert scheme_and_brightness()[0] == "default"
+    toggle("slate", "Switch to dark mode")
+    scheme, brightness = scheme_and_brightness()
+    assert brightness < 60, f"the dark scheme has a page background of brightness {brightness}"
+    site_page.goto("tensors/")
+    assert scheme_and_brightness()[0] == "slate", "the next page did not keep the dark scheme"
+    toggle("default", "Switch to light mode")
+    scheme, brightness = scheme_and_brightness()
+    assert brightness > 200, f"the light scheme has a page background of brightness {brightness}"
+    site_page.assert_clean()
 
 
-def test_pages_load_without_console_errors(tour, browser, site_url, tmp_path):
-    failures = {name: v.console_errors for name, v in tour.visits.items() if v.console_errors}
-    fail_with_screenshots(browser, site_url, tmp_path, failures, "console errors")
-
-
-def test_no_request_leaves_the_machine(tour, browser, site_url, tmp_path):
-    failures = {name: [f"refused: {url}" for url in v.off_host] for name, v in tour.visits.items() if v.off_host}
-    if tour.stray_requests:
-        failures["(no page named)"] = [f"refused: {url}" for url in tour.stray_requests]
-    fail_with_screenshots(browser, site_url, tmp_path, failures, "requests to another host")
-
-
-def test_first_load_weighs_under_500_kb(tour, browser, site_url, tmp_path):
-    """What a first visit (no cache) transfers: the HTML and every asset it fetches, the search index
-    included, counted as a host that compresses text sends it (GitHub Pages gzips HTML, CSS, JavaScript,
-    JSON and SVG; images go as they are). The local server does not compress, so the test gzips each text
-    response itself. Uncompressed, Material's scripts, styles and the search index alone pass 450 KB."""
-    print("\nfirst-load weight, on the wire (as served): " + ", ".join(
-        f"/{n} {v.weight / 1024:.0f} KB ({v.raw_weight / 1024:.0f} KB)" for n, v in tour.visits.items()))
-    failures = {}
-    for name, v in tour.visits.items():
-        if v.weight > web.WEIGHT_LIMIT:
-            heaviest = sorted(v.weights.items(), key=lambda item: -item[1][1])[:5]
-            failures[name] = [f"{v.weight / 1024:.0f} KB > {web.WEIGHT_LIMIT / 1024:.0f} KB; heaviest:"] + [
-                f"  {wire / 1024:.0f} KB ({raw / 1024:.0f} KB uncompressed) {url}" for url, (raw, wire) in heaviest]
-    fail_with_screenshots(browser, site_url, tmp_path, failures, "pages too heavy")
-
-
-def test_every_code_block_has_a_copy_button_that_copies_exactly_its_code(tour, browser, site_url, tmp_path):
-    """The clipboard, read back, holds the code as shown: for ```pycon only what follows the prompts (no
-    `>>>`, no answers); Python code compiles. ```output blocks have no copy button: an output is not code to
-    run, and a button there would invite pasting it into Python."""
-    failures = {}
-    for name, v in tour.visits.items():
-        problems = []
-        for number, block in enumerate(v.blocks, start=1):
-            label = f"block {number} ({block['language'] or 'no language'}): {block['shown'][:50]!r}"
-            if block["language"] == "output":
-                if block["button"]:
-                    problems.append(f"{label}: an output block has a copy button")
-                continue
-            if not block["button"]:
-                problems.append(f"{label}: no visible copy button")
-                continue
-            expected = web.expected_copy(block["language"], block["shown"])
-            if block["copied"] != expected:
-                problems.append(f"{label}: copied {block['copied']!r}, expected {expected!r}")
-            elif block["language"] in ("python", "py", "pycon"):
-                try:
-                    compile(block["copied"], f"<copied from /{name}, {label}>", "exec")
-                except SyntaxError as error:
-                    problems.append(f"{label}: the copied code does not compile: {error}")
-        if problems:
-            failures[name] = problems
-    fail_with_screenshots(browser, site_url, tmp_path, failures, "copy buttons")
-    languages = {block["language"] for v in tour.visits.values() for block in v.blocks}
-    assert {"pycon", "python", "output"} <= languages, f"the languages of the site's code blocks: {languages}"
-
-
-def test_every_image_has_alt_text(tour, browser, site_url, tmp_path):
-    failures = {}
-    for name, v in tour.visits.items():
-        problems = [f"{image['src']!r}: alt {image['alt']!r}" for image in v.images
-                    if not (image["alt"] or "").strip() or image["alt"] == NOTEBOOK_PLACEHOLDER_ALT]
-        if problems:
-            failures[name] = problems
-    fail_with_screenshots(browser, site_url, tmp_path, failures, "images without alt text")
-
-
-def test_the_notebook_page_shows_its_figures(tour, browser, site_url, tmp_path):
-    assert NOTEBOOK in tour.visits, f"no notebook page /{NOTEBOOK} in the site (pages: {sorted(tour.visits)})"
-    figures = [image for image in tour.visits[NOTEBOOK].images if image["notebook"]]
-    problems = [f"{image['src']!r}: loaded={image['loaded']}, shown={image['shown']}" for image in figures
-                if not (image["loaded"] and image["shown"])]
-    if not figures:
-        problems.append("no figure in the notebook's outputs")
-    fail_with_screenshots(browser, site_url, tmp_path, {NOTEBOOK: problems} if problems else {}, "notebook figures")
-
-
-def test_internal_links_and_anchors_resolve(tour, browser, site_url, tmp_path, built_site):
-    """Every link to this site reaches a file of the build, and its #fragment an element of the target page
-    (ids as the browser has them, after Material's scripts ran). External links are not followed (offline)."""
-    ids = {site_url + name: v.ids for name, v in tour.visits.items()}
-    failures = {}
-    for name, v in tour.visits.items():
-        problems = []
-        for link in sorted(set(v.links)):
-            if not link.startswith(site_url):
-                continue  # another host, or the server root outside the site: not a page of this site
-            target, _, fragment = link.partition("#")
-            target = target.split("?")[0]
-            relative = unquote(target[len(site_url):])
-            path = built_site.directory / relative
-            if not (path.is_file() or (path / "index.html").is_file()):
-                problems.append(f"{link}: no such file in the site")
-            elif fragment and target in ids and unquote(fragment) not in ids[target]:
-                problems.append(f"{link}: no element with id {unquote(fragment)!r} on that page")
-        if problems:
-            failures[name] = problems
-    fail_with_screenshots(browser, site_url, tmp_path, failures, "broken links")
-
-
-def test_no_serious_or_critical_accessibility_violation(tour, browser, site_url, tmp_path):
-    """axe-core in the page, every rule in light mode and the colour rules in dark mode."""
-    failures = {}
-    for name, v in tour.visits.items():
-        problems = []
-        for violation in web.serious(v.violations):
-            targets = ", ".join(" ".join(node["target"]) for node in violation["nodes"][:5])
-            problems.append(f"{violation['id']} ({violation['impact']}): {violation['help']}: {targets}")
-        if problems:
-            failures[name] = problems
-    fail_with_screenshots(browser, site_url, tmp_path, failures, "accessibility violations")
-
-
-def test_light_dark_toggle_switches_and_the_next_page_keeps_the_choice(tour, browser, site_url, tmp_path):
-    """The tour clicks the toggle once on every page (see web.visit): the scheme and the page background
-    change, and the next page opens in the scheme chosen on the one before. The first page opens light, as
-    the browser prefers."""
-    def brightness(rgb):
-        return sum(rgb) / 3
-
-    failures, previous = defaultdict(list), None
-    for name, v in tour.visits.items():
-        if len(v.schemes) != 2:
-            failures[name].append(f"the toggle was not used ({v.problems})")
-            continue
-        (opened, before), (switched, after) = v.schemes
-        expected_first = previous or "default"
-        if opened != expected_first:
-            failures[name].append(f"opened in {opened!r}, expected {expected_first!r}")
-        if switched == opened:
-            failures[name].append(f"the toggle left the scheme at {opened!r}")
-        for scheme, background in v.schemes:
-            if (scheme == "slate") != (brightness(background) < 60):
-                failures[name].append(f"scheme {scheme!r} with a page background of {background}")
-        previous = switched
-    fail_with_screenshots(browser, site_url, tmp_path, dict(failures), "the colour toggle misbehaved")
+def test_the_notebook_page_shows_its_figures(site_page):
+    site_page.goto(NOTEBOOK)
+    figures = site_page.page.evaluate(
+        """() => [...document.querySelectorAll(".jupyter-wrapper img")].map(image => ({
+          src: image.currentSrc.slice(0, 80), loaded: image.complete && image.naturalWidth > 0,
+          shown: image.checkVisibility() && image.getBoundingClientRect().width > 0}))"""
+    )
+    assert figures, f"no figure in the outputs of /{NOTEBOOK}"
+    hidden = [figure for figure in figures if not (figure["loaded"] and figure["shown"])]
+    assert not hidden, f"figures not shown on /{NOTEBOOK}: {hidden}"
