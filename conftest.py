@@ -12,19 +12,9 @@ from pathlib import Path
 # trains slowed from 4 s to 30-48 s. What the pages print is the same either way.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-import pytest  # noqa: E402
-
 from harness.pages import collect_pages  # noqa: E402
 
 pytest_plugins = ["pytester"]  # tests/test_harness.py runs the harness on pages it writes
 
 pytest_collect_file = collect_pages(Path(__file__).parent)
 
-
-@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
-def pytest_collection_modifyitems(items):
-    """Every test without an xdist group of its own runs on the worker of its file's group: a page's blocks
-    share one namespace, and a test file's module fixtures are made once."""
-    for item in items:
-        if item.get_closest_marker("xdist_group") is None:
-            item.add_marker(pytest.mark.xdist_group(item.path.relative_to(Path(__file__).parent).as_posix()))

@@ -54,11 +54,11 @@ class Commands:
             if continued:
                 commands[-1] += "\n" + line
             elif line.startswith(PROMPT):
-                commands.append(line[len(PROMPT):])
+                commands.append(line[len(PROMPT) :])
             elif line.strip():
                 raise CommandError(
-                    f"{page}, line {first_line + offset}: a console block holds commands, each on a `$ ` line; show what they "
-                    f"print in an ```output fence after it"
+                    f"{page}, line {first_line + offset}: a console block holds commands, each on a `$ ` line; "
+                    f"show what they print in an ```output fence after it"
                 )
             continued = line.endswith("\\")
         if not commands:
@@ -77,17 +77,27 @@ class Commands:
 
     def run(self, folder: str) -> str:
         """Run in `folder`; return stdout. Raises CommandError with both streams when a command fails."""
-        environment = {**os.environ, "PATH": os.pathsep.join([os.path.dirname(sys.executable),
-                                                               os.environ.get("PATH", "")])}
-        process = subprocess.Popen(["bash", "-c", self.script()], cwd=folder, env=environment, text=True,
-                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+        environment = {
+            **os.environ,
+            "PATH": os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "")]),
+        }
+        process = subprocess.Popen(
+            ["bash", "-c", self.script()],
+            cwd=folder,
+            env=environment,
+            text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
         try:
             stdout, stderr = process.communicate(timeout=COMMAND_SECONDS)
         except subprocess.TimeoutExpired:
             _stop(process)
             stdout, stderr = process.communicate()
-            raise CommandError(f"the commands did not finish within {COMMAND_SECONDS} s\n"
-                               f"{_streams(stdout, stderr)}") from None
+            raise CommandError(
+                f"the commands did not finish within {COMMAND_SECONDS} s\n{_streams(stdout, stderr)}"
+            ) from None
         finally:
             _stop(process)  # whatever they started in the background and left running
         if process.returncode != 0:

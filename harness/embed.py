@@ -57,7 +57,9 @@ class Chunk:
             tree = ast.parse(source, self.filename)
         except SyntaxError as error:  # report it at its line in the page or snippet file
             index = min(error.lineno or 1, len(self.lines)) - 1
-            raise SyntaxError(error.msg, (self.filename, self.numbers[index], error.offset, self.lines[index])) from None
+            raise SyntaxError(
+                error.msg, (self.filename, self.numbers[index], error.offset, self.lines[index])
+            ) from None
         for node in ast.walk(tree):
             if hasattr(node, "lineno"):
                 node.lineno = self.numbers[node.lineno - 1]

@@ -76,9 +76,7 @@ def environment(name: str, path: Path = DEFINITION) -> Environment:
 
 def checked_with(path: Path = DEFINITION) -> list[dict[str, str]]:
     """What the footer states of each further environment: torch's version, its kind of build, Python X.Y."""
-    return [
-        {"torch": env.torch.split("+")[0], "build": env.build, "python": env.python} for env in further(path)
-    ]
+    return [{"torch": env.torch.split("+")[0], "build": env.build, "python": env.python} for env in further(path)]
 
 
 def find_python(version: str) -> str | None:
@@ -86,14 +84,18 @@ def find_python(version: str) -> str | None:
     candidates = [shutil.which(f"python{version}")]
     pyenv = shutil.which("pyenv")
     root = os.environ.get("PYENV_ROOT") or (
-        subprocess.run([pyenv, "root"], capture_output=True, text=True, check=False).stdout.strip() if pyenv else "")
+        subprocess.run([pyenv, "root"], capture_output=True, text=True, check=False).stdout.strip() if pyenv else ""
+    )
     if root:
         installed = Path(root, "versions").glob(f"{version}.*/bin/python{version}")
         candidates += sorted(installed, key=lambda path: _numbers(path.parents[1].name), reverse=True)
     for candidate in filter(None, candidates):
         probe = subprocess.run(  # a pyenv shim on PATH exists but fails when that version is not selected
             [str(candidate), "-c", "import sys, venv, ensurepip; print('%d.%d' % sys.version_info[:2])"],
-            capture_output=True, text=True, check=False)
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         if probe.returncode == 0 and probe.stdout.strip() == version:
             return str(candidate)
     return None
@@ -114,8 +116,11 @@ def lock_inputs(env: Environment, folder: Path) -> None:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
     requirements = [*project["dependencies"], *project["optional-dependencies"]["dev"]]
     lines = [f"torch=={env.torch}" if _name(line) == "torch" else line for line in requirements]
-    pins = [line for line in (ROOT / "constraints.txt").read_text(encoding="utf-8").splitlines()
-            if line.strip() and not line.startswith("#") and _name(line) != "torch"]
+    pins = [
+        line
+        for line in (ROOT / "constraints.txt").read_text(encoding="utf-8").splitlines()
+        if line.strip() and not line.startswith("#") and _name(line) != "torch"
+    ]
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "requirements.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
     (folder / "constraints.txt").write_text("\n".join(pins) + "\n", encoding="utf-8")
@@ -132,8 +137,10 @@ def github_outputs() -> str:
 
 
 def _command(arguments: list[str], path: Path = DEFINITION) -> int:
-    usage = "usage: harness/matrix.py names | github | python NAME | torch NAME | torch-index NAME | " \
-            "lock-inputs NAME FOLDER"
+    usage = (
+        "usage: harness/matrix.py names | github | python NAME | torch NAME | torch-index NAME | "
+        "lock-inputs NAME FOLDER"
+    )
     if arguments == ["names"]:
         print(" ".join(env.name for env in further(path)))
         return 0
@@ -152,10 +159,13 @@ def _command(arguments: list[str], path: Path = DEFINITION) -> int:
     if command == "python":
         python = find_python(env.python)
         if python is None:
-            print(f"The environment {env.name} needs Python {env.python}, and there is no working python"
-                  f"{env.python} (with its venv module) on PATH or in pyenv. Install one: `pyenv install "
-                  f"{env.python}`, or your system's package (on Debian and Ubuntu: python{env.python} and "
-                  f"python{env.python}-venv), then run make again.", file=sys.stderr)
+            print(
+                f"The environment {env.name} needs Python {env.python}, and there is no working python"
+                f"{env.python} (with its venv module) on PATH or in pyenv. Install one: `pyenv install "
+                f"{env.python}`, or your system's package (on Debian and Ubuntu: python{env.python} and "
+                f"python{env.python}-venv), then run make again.",
+                file=sys.stderr,
+            )
             return 1
         print(python)
     elif command == "torch":
@@ -172,21 +182,25 @@ def _command(arguments: list[str], path: Path = DEFINITION) -> int:
 
 # --- As a pytest plugin: a matrix run (-p harness.matrix) -----------------------------------------------------
 
+
 def _running() -> Environment:
     import pytest
 
     name = os.environ.get(VARIABLE)
     if not name:
-        raise pytest.UsageError(f"-p harness.matrix checks one environment of {DEFINITION.relative_to(ROOT)}: "
-                                f"set {VARIABLE} to its name (make test-matrix does)")
+        raise pytest.UsageError(
+            f"-p harness.matrix checks one environment of {DEFINITION.relative_to(ROOT)}: "
+            f"set {VARIABLE} to its name (make test-matrix does)"
+        )
     try:
         env = environment(name)
     except LookupError as error:
         raise pytest.UsageError(str(error)) from None
     running = running_python()
     if running != env.python:
-        raise pytest.UsageError(f"{env.name} is checked on Python {env.python}, but this is Python {running} "
-                                f"({sys.executable})")
+        raise pytest.UsageError(
+            f"{env.name} is checked on Python {env.python}, but this is Python {running} ({sys.executable})"
+        )
     return env
 
 
@@ -196,13 +210,18 @@ def pytest_configure(config) -> None:
 
 def pytest_report_header(config) -> str:
     env = _running()
-    return (f"matrix environment {env.name} (torch {env.torch}, Python {env.python}): the tests that need the "
-            f"built site or a browser are left to `make test`")
+    return (
+        f"matrix environment {env.name} (torch {env.torch}, Python {env.python}): the tests that need the "
+        f"built site or a browser are left to `make test`"
+    )
 
 
 def pytest_collection_modifyitems(config, items) -> None:
-    needs_site = [item for item in items if set(SITE_FIXTURES) & set(getattr(item, "fixturenames", ()))
-                  or item.get_closest_marker("published")]
+    needs_site = [
+        item
+        for item in items
+        if set(SITE_FIXTURES) & set(getattr(item, "fixturenames", ())) or item.get_closest_marker("published")
+    ]
     if needs_site:
         config.hook.pytest_deselected(items=needs_site)
         left_out = set(needs_site)

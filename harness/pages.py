@@ -50,7 +50,6 @@ from harness.fences import OUTPUT_LANGUAGE, PYTHON_LANGUAGES, fence_language, fe
 from harness.session import fresh_session, repository_hidden
 from harness.variants import Variants
 
-
 # When set, each page runs in <this folder>/<page> and leaves it there: a second run finds what the first left.
 KEEP_FOLDERS = "PRIMER_PAGE_FOLDERS"
 
@@ -241,8 +240,11 @@ class PageParser:
         lines = block.lines
         if block.python:
             try:
-                lines = [line for chunk in self.embedder.chunks(lines, block.first_line, example.path)
-                         for line in chunk.lines]
+                lines = [
+                    line
+                    for chunk in self.embedder.chunks(lines, block.first_line, example.path)
+                    for line in chunk.lines
+                ]
             except EmbedError as error:
                 raise BlockFailed(example, str(error)) from None
         path = Path(block.name)
@@ -293,8 +295,10 @@ def run_commands(example: Example) -> None:
         raise BlockFailed(example, str(error)) from None
     block.state = "ran"
     if block.output is None and block.printed:
-        raise SybilFailure(example, "these commands print, but no ```output fence follows to show what they "
-                                    f"print:\n{_indent(block.printed)}")
+        raise SybilFailure(
+            example,
+            f"these commands print, but no ```output fence follows to show what they print:\n{_indent(block.printed)}",
+        )
 
 
 def run_doctest(example: Example) -> str | None:
@@ -349,7 +353,7 @@ def _page_offset(document: Document, fence_line: int, source: str, offset: int) 
 def _fence_body(document: Document, region: Region) -> str:
     """The text of a fence as written, less only the fence's own indentation. Sybil's lexeme is also dedented,
     which would strip the leading spaces right-aligned output shares on every line."""
-    opening, *body, _closing = document.text[region.start:region.end].split("\n")
+    opening, *body, _closing = document.text[region.start : region.end].split("\n")
     indent = len(opening) - len(opening.lstrip(" "))
     return "\n".join(line[indent:] if line.startswith(" " * indent) else line.lstrip(" ") for line in body)
 

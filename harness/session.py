@@ -71,14 +71,17 @@ class _RepositoryBlocker:
         if name.partition(".")[0] in self.names:
             raise ModuleNotFoundError(
                 f"No module named {name!r}: a page runs as for a reader who has not cloned this repository, "
-                f"so it cannot import the repository's own code; show what it needs on the page", name=name)
+                f"so it cannot import the repository's own code; show what it needs on the page",
+                name=name,
+            )
         return None
 
 
 def repository_names(root: Path) -> set[str]:
     """The top-level modules and packages a checkout of the repository makes importable."""
     return {path.stem for path in root.glob("*.py")} | {
-        path.name for path in root.iterdir() if path.is_dir() and any(path.glob("*.py"))}
+        path.name for path in root.iterdir() if path.is_dir() and any(path.glob("*.py"))
+    }
 
 
 def repository_hidden(root: Path) -> Callable[[], None]:

@@ -143,13 +143,16 @@ def output_edit(text: str, shown: OutputBlock) -> Edit:
     closing = next(index for index in range(opening + 1, len(lines)) if FENCE.match(lines[index]))
     indent = _indentation(lines[opening])
     printed = _normalised_lines(shown.code.printed)
-    shown_lines = [line.removeprefix(indent) if line.startswith(indent) else line.lstrip(" ")
-                   for line in lines[opening + 1:closing]]
+    shown_lines = [
+        line.removeprefix(indent) if line.startswith(indent) else line.lstrip(" ")
+        for line in lines[opening + 1 : closing]
+    ]
     body = merge(_normalised_lines("\n".join(shown_lines)), printed, _output_matches)
     if not _output_matches("\n".join(body), "\n".join(printed)):
         body = printed
-    return Edit(opening + 1, closing - opening - 1, [indent + line if line else "" for line in body],
-                shown.line, "output fence")
+    return Edit(
+        opening + 1, closing - opening - 1, [indent + line if line else "" for line in body], shown.line, "output fence"
+    )
 
 
 def doctest_edit(text: str, line: int, example: doctest.Example) -> Edit:
@@ -160,8 +163,12 @@ def doctest_edit(text: str, line: int, example: doctest.Example) -> Edit:
     while first < len(lines) and PS2.match(lines[first]):
         first += 1
     end = first
-    while end < len(lines) and lines[end].strip() and not lines[end].lstrip().startswith(">>>") \
-            and not FENCE.match(lines[end]):
+    while (
+        end < len(lines)
+        and lines[end].strip()
+        and not lines[end].lstrip().startswith(">>>")
+        and not FENCE.match(lines[end])
+    ):
         end += 1
     indent = _indentation(lines[prompt])
     got = [line.rstrip() for line in example.got.rstrip("\n").split("\n")] if example.got.strip() else []
@@ -238,7 +245,7 @@ def _normalised_lines(text: str) -> list[str]:
 def apply(text: str, edits: list[Edit]) -> str:
     lines = text.split("\n")
     for edit in sorted(edits, key=lambda edit: edit.first, reverse=True):
-        lines[edit.first:edit.first + edit.count] = edit.lines
+        lines[edit.first : edit.first + edit.count] = edit.lines
     return "\n".join(lines)
 
 
@@ -256,8 +263,9 @@ def pytest_configure(config) -> None:
 
 def main(arguments: list[str]) -> int:
     # One process: the rewriter reads what each block printed, which stays in the process that ran it.
-    return pytest.main([*(arguments or ["docs"]), "-n0", "-q", "--tb=no", "-rN", "-p", "no:cacheprovider",
-                        "-p", "harness.update"])
+    return pytest.main(
+        [*(arguments or ["docs"]), "-n0", "-q", "--tb=no", "-rN", "-p", "no:cacheprovider", "-p", "harness.update"]
+    )
 
 
 if __name__ == "__main__":

@@ -124,12 +124,15 @@ class Variants:
             tab_set = tab.tab_set
             if tab_set.mixed:
                 labels = ", ".join(f'"{t.label}"' for t in tab_set.tabs)
-                return (f"line {tab.line}: the tabs {labels} mix variant labels with others; a variant label is "
-                        f"made of facets: torch X.Y, Python X.Y, {', '.join(KINDS)}")
+                return (
+                    f"line {tab.line}: the tabs {labels} mix variant labels with others; a variant label is "
+                    f"made of facets: torch X.Y, Python X.Y, {', '.join(KINDS)}"
+                )
             if tab_set.is_variants and not any(matches(t.label, self.env) for t in tab_set.tabs):
                 labels = ", ".join(f'"{t.label}"' for t in tab_set.tabs)
-                return (f"line {tab_set.tabs[0].line}: no tab of {labels} shows what {describe(self.env)} "
-                        f"prints: add one")
+                return (
+                    f"line {tab_set.tabs[0].line}: no tab of {labels} shows what {describe(self.env)} prints: add one"
+                )
         return None
 
 

@@ -186,8 +186,11 @@ def describe_cell_error(error: BaseException, notebook: Expanded) -> str | None:
         return None
     cells = jupytext.read(notebook.path).cells
     # The kernel numbers executions 1, 2, ...: the code cells in order, less the empty ones nbclient skips.
-    starts = [start for start, cell in zip(cell_lines(notebook.path), cells)
-              if cell.cell_type == "code" and cell.source.strip()]
+    starts = [
+        start
+        for start, cell in zip(cell_lines(notebook.path), cells)
+        if cell.cell_type == "code" and cell.source.strip()
+    ]
     details = ANSI.sub("", error.traceback)
     frames = [(int(n), int(k)) for n, k in CELL_FRAME.findall(details)]
     if not frames or not all(1 <= n <= len(starts) for n, _ in frames):
@@ -231,8 +234,10 @@ def on_pre_page(page, config, files):
                 raise
             raise PluginError(message) from error
         seconds, cpu = time.perf_counter() - started, _cpu_seconds() - cpu_started
-        log.info(f"{_relative(notebook.source, config)} executed and rendered in {seconds:.1f} s "
-                 f"({cpu:.1f} s of CPU, kernel included)")
+        log.info(
+            f"{_relative(notebook.source, config)} executed and rendered in {seconds:.1f} s "
+            f"({cpu:.1f} s of CPU, kernel included)"
+        )
 
     page.render = render_naming_the_failing_line
     return page
@@ -260,8 +265,9 @@ def on_page_content(html, page, config, files):
             continue
         alt = cell.metadata.get("alt")
         if not alt:
-            log.warning(f'{notebook.where(starts[index] - 1)}: this cell draws a figure: give it alt text with '
-                        f'# %% alt="..."')
+            log.warning(
+                f'{notebook.where(starts[index] - 1)}: this cell draws a figure: give it alt text with # %% alt="..."'
+            )
             continue
         parts[index] = parts[index].replace(NO_ALT, f'alt="{markup.escape(alt)}"')
     return "".join([head, *parts])
@@ -331,8 +337,10 @@ def prune_styles(html: str) -> str:
     """Drop the rules of the page's <style> blocks that cannot match it, then the custom properties (`--jp-...`)
     that nothing left uses, directly or through another custom property."""
     classes = {name for match in CLASS_ATTRIBUTE.finditer(html) for name in match[1].split()}
-    styles = [_pruned(_rules(match[2]), lambda rule: _may_match(rule, classes), lambda item: True)
-              for match in STYLE.finditer(html)]
+    styles = [
+        _pruned(_rules(match[2]), lambda rule: _may_match(rule, classes), lambda item: True)
+        for match in STYLE.finditer(html)
+    ]
     used = set(VAR.findall(STYLE.sub("", html)))  # in style="..." attributes
     references: dict[str, set[str]] = {}  # custom property -> the custom properties its value uses
     for css in styles:
@@ -347,6 +355,7 @@ def prune_styles(html: str) -> str:
     while new:
         new = {name for prop in new for name in references.get(prop, ())} - used
         used |= new
+
     def needed(item):
         return not item.name.startswith("--") or item.name in used
 

@@ -64,8 +64,10 @@ RAISES = "raises-exception"  # nbclient and JupyterLab run on past a cell with t
 
 # IPython shows a value with its own pretty-printer (`torch.Tensor` for the class a prompt shows as
 # <class 'torch.Tensor'>); Python's repr is what a page shows.
-PLAIN_VALUES = "# Show values as Python's prompt does (their repr), as the page shows them\n" \
-               "%config PlainTextFormatter.pprint = False"
+PLAIN_VALUES = (
+    "# Show values as Python's prompt does (their repr), as the page shows them\n"
+    "%config PlainTextFormatter.pprint = False"
+)
 
 
 def notebook_name(src_uri: str) -> str:
@@ -80,16 +82,20 @@ def install_command(root: Path = ROOT) -> str:
     with open(root / "pyproject.toml", "rb") as file:
         requirements = tomllib.load(file)["project"]["dependencies"]
     names = [re.match(r"[A-Za-z0-9_.-]+", requirement)[0] for requirement in requirements]
-    pins = dict(line.split("==", 1) for line in (root / CONSTRAINTS).read_text().splitlines()
-                if "==" in line and not line.startswith("#"))
+    pins = dict(
+        line.split("==", 1)
+        for line in (root / CONSTRAINTS).read_text().splitlines()
+        if "==" in line and not line.startswith("#")
+    )
     return "pip install " + " ".join(f"{name}=={pins[name].strip()}" for name in names)
 
 
 # nbformat's new_* functions validate each node against the schema, which took most of the time; the
 # notebook is validated once, when written.
 def _code(source: str):
-    return nbformat.from_dict({"cell_type": "code", "source": source, "metadata": {}, "outputs": [],
-                               "execution_count": None})
+    return nbformat.from_dict(
+        {"cell_type": "code", "source": source, "metadata": {}, "outputs": [], "execution_count": None}
+    )
 
 
 def _markdown(source: str):
@@ -143,8 +149,11 @@ def _guard(action: str, arguments: str | None) -> Guard | None:
         if reason is None and len(call.args) > 1:
             reason = call.args[1].value
         skip_if = call.args[0]
-        run_if = skip_if.operand if isinstance(skip_if, ast.UnaryOp) and isinstance(skip_if.op, ast.Not) else \
-            ast.UnaryOp(ast.Not(), skip_if)
+        run_if = (
+            skip_if.operand
+            if isinstance(skip_if, ast.UnaryOp) and isinstance(skip_if.op, ast.Not)
+            else ast.UnaryOp(ast.Not(), skip_if)
+        )
         return Guard(ast.unparse(run_if), reason or "", once=action == "next")
     reason = ast.literal_eval(arguments) if arguments else ""
     return Guard(None, reason, once=action == "next")
@@ -185,8 +194,12 @@ class PageNotebook:
         for region in PageParser(self.embedder).regions(self.document):
             line = self.line_of(region.start)
             owner = max((start for start in starts if start <= line), default=None)
-            if owner is not None and line <= fences[owner].last and region.parsed is not None \
-                    and not isinstance(region.parsed, dict):
+            if (
+                owner is not None
+                and line <= fences[owner].last
+                and region.parsed is not None
+                and not isinstance(region.parsed, dict)
+            ):
                 fences[owner].regions.append(region)
         return fences
 
@@ -298,18 +311,23 @@ class PageNotebook:
         if isinstance(parsed, FileBlock):
             lines = parsed.lines
             if parsed.python:
-                lines = [text for chunk in self.embedder.chunks(lines, parsed.first_line, str(self.path))
-                         for text in chunk.lines]
-            last_code["cell"] = self.code_cell(f"%%writefile {parsed.name}\n" + "\n".join(lines), line, guard,
-                                               "file")
+                lines = [
+                    text
+                    for chunk in self.embedder.chunks(lines, parsed.first_line, str(self.path))
+                    for text in chunk.lines
+                ]
+            last_code["cell"] = self.code_cell(f"%%writefile {parsed.name}\n" + "\n".join(lines), line, guard, "file")
         elif isinstance(parsed, CodeBlock) and region.evaluator is run_commands:
             commands = [line.removeprefix("$ ") for line in parsed.lines]
             if any(command.rstrip().endswith("&") for command in commands):
                 commands.append("wait")
             last_code["cell"] = self.code_cell("%%bash\n" + "\n".join(commands), line, guard, CONSOLE_LANGUAGE)
         elif isinstance(parsed, CodeBlock):
-            lines = [text for chunk in self.embedder.chunks(parsed.lines, parsed.first_line, str(self.path))
-                     for text in chunk.lines]
+            lines = [
+                text
+                for chunk in self.embedder.chunks(parsed.lines, parsed.first_line, str(self.path))
+                for text in chunk.lines
+            ]
             last_code["cell"] = self.code_cell("\n".join(lines), line, guard, "python")
         elif isinstance(parsed, OutputBlock):
             cell = last_code.get("cell")
@@ -322,8 +340,12 @@ class PageNotebook:
             nested = nested_displays(source) if parsed.want and parsed.exc_msg is None else source
             if nested != source:  # a prompt shows the values of expressions inside a `with` or a loop
                 source = nested
-                outputs = [_output("display_data", data={"text/plain": o.text.rstrip("\n")})
-                           if o.output_type == "stream" else o for o in outputs]
+                outputs = [
+                    _output("display_data", data={"text/plain": o.text.rstrip("\n")})
+                    if o.output_type == "stream"
+                    else o
+                    for o in outputs
+                ]
             if guard is not None and outputs and outputs[0].output_type == "execute_result":
                 source = displayed(source)  # under an `if`, a bare expression shows nothing
                 outputs[0] = _output("display_data", data=outputs[0].data)
@@ -367,8 +389,10 @@ class PageNotebook:
                     self.add_markdown(rendered[line])
                 number = end
                 continue
-            follows_text = any(isinstance(region.parsed, OutputBlock) and id(region.parsed.code) in shown_as_text
-                               for region in fence.regions)
+            follows_text = any(
+                isinstance(region.parsed, OutputBlock) and id(region.parsed.code) in shown_as_text
+                for region in fence.regions
+            )
             if follows_text or (guard is not None and (guard.condition is None or not can_guard(fence, self))):
                 for line in range(fence.first, fence.last + 1):  # shown as text, as the page shows it
                     self.add_markdown(rendered[line])
@@ -398,7 +422,8 @@ class PageNotebook:
             f"*This notebook is the page [{self.src_uri}]({self.page_url(self.src_uri)}) of the PyTorch Primer, "
             f"block for block. It needs no clone of the guide's repository, only:*\n\n"
             f"```bash\n{install_command(self.root)}\n```\n\n"
-            f"*Run it top to bottom in a fresh kernel; its first cell has values shown as Python's prompt shows them. The outputs saved in it are what the page shows, checked "
+            f"*Run it top to bottom in a fresh kernel; its first cell has values shown as Python's prompt "
+            f"shows them. The outputs saved in it are what the page shows, checked "
             f"with {describe(self.env)} (`...` in an output stands for text that varies); where the page shows "
             f"what other installs print, in tabs, the cells are this install's and the others are shown as "
             f"text.*"
@@ -420,7 +445,8 @@ def doctest_outputs(example: doctest.Example) -> list:
         tree = None
     last = tree.body[-1] if tree and tree.body else None
     is_value = isinstance(last, ast.Expr) and not (
-        isinstance(last.value, ast.Call) and isinstance(last.value.func, ast.Name) and last.value.func.id == "print")
+        isinstance(last.value, ast.Call) and isinstance(last.value.func, ast.Name) and last.value.func.id == "print"
+    )
     if is_value and len(tree.body) == 1:
         return [_output("execute_result", data={"text/plain": example.want.rstrip("\n")})]
     return [_output("stream", name="stdout", text=example.want)]
@@ -429,9 +455,11 @@ def doctest_outputs(example: doctest.Example) -> list:
 def skip_note(guard: Guard) -> str:
     if guard.condition is None:
         return f"> **Not run:** the page shows the next block without running it ({guard.reason})."
-    return (f"> **Runs only where `{guard.condition}`** ({guard.reason}): the page skips the next "
-            f"{'block' if guard.once else 'blocks'} elsewhere, and here {'it sits' if guard.once else 'they sit'} "
-            f"under `if {guard.condition}:`, so the notebook runs on any machine.")
+    return (
+        f"> **Runs only where `{guard.condition}`** ({guard.reason}): the page skips the next "
+        f"{'block' if guard.once else 'blocks'} elsewhere, and here {'it sits' if guard.once else 'they sit'} "
+        f"under `if {guard.condition}:`, so the notebook runs on any machine."
+    )
 
 
 def can_guard(fence: Fence, page: PageNotebook) -> bool:
@@ -478,8 +506,10 @@ def nested_displays(source: str) -> str:
         if node.lineno != node.end_lineno:
             continue
         line = lines[node.lineno - 1]
-        lines[node.lineno - 1] = (f"{line[:node.col_offset]}display({line[node.col_offset:node.end_col_offset]})"
-                                  f"{line[node.end_col_offset:]}")
+        lines[node.lineno - 1] = (
+            f"{line[: node.col_offset]}display({line[node.col_offset : node.end_col_offset]})"
+            f"{line[node.end_col_offset :]}"
+        )
     return "\n".join(lines)
 
 
@@ -488,7 +518,7 @@ def displayed(source: str) -> str:
     expression = ast.parse(source).body[0].value
     segment = ast.get_source_segment(source, expression)
     start = source.index(segment)
-    return f"{source[:start]}display({segment}){source[start + len(segment):]}"
+    return f"{source[:start]}display({segment}){source[start + len(segment) :]}"
 
 
 def guarded(source: str, condition: str) -> str:

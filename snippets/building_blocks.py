@@ -20,6 +20,8 @@ net = nn.Sequential(  # (2)!
 def count_parameters(model):
     """How many learnable numbers a model holds: its parameters' sizes, added up."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
 # --8<-- [end:count_parameters]
 
 
@@ -29,6 +31,8 @@ def init_weights(module):
     if isinstance(module, nn.Linear):
         nn.init.xavier_uniform_(module.weight)  # (1)!
         nn.init.zeros_(module.bias)
+
+
 # --8<-- [end:init_weights]
 
 
@@ -51,4 +55,6 @@ def print_shapes(model, x):
         x = layer(x)
         print(f"{type(layer).__name__:>9} {tuple(x.shape)}")
     return x
+
+
 # --8<-- [end:small_cnn]

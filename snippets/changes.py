@@ -18,6 +18,8 @@ def warnings_from(action):
         warnings.simplefilter("always")
         action()
     return [f"{w.category.__name__}: {w.message}" for w in caught]
+
+
 # --8<-- [end:imports]
 
 
@@ -31,6 +33,8 @@ def train_step_2018(model, inputs, targets, optimizer):
     loss.backward()
     optimizer.step()
     return loss.data[0]  # fails: the loss is a 0-d tensor
+
+
 # --8<-- [end:step_2018]
 
 
@@ -43,6 +47,8 @@ def train_step(model, inputs, targets, optimizer):
     loss.backward()
     optimizer.step()
     return loss.item()
+
+
 # --8<-- [end:step_today]
 
 
@@ -52,6 +58,8 @@ def save_whole_model(model):
     buffer = io.BytesIO()  # a file would do the same
     torch.save(model, buffer)
     return buffer.getvalue()
+
+
 # --8<-- [end:save_whole_model]
 
 
@@ -67,4 +75,6 @@ def load_weights(data, model):
     """Load saved weights into `model`, built by your code, and return it."""
     model.load_state_dict(torch.load(io.BytesIO(data), weights_only=True))
     return model
+
+
 # --8<-- [end:save_state_dict]

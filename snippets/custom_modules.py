@@ -17,6 +17,8 @@ class Classifier(nn.Module):
 
     def forward(self, x):
         return self.output(torch.relu(self.hidden(x)))
+
+
 # --8<-- [end:classifier]
 
 
@@ -30,6 +32,8 @@ class Swish(nn.Module):
 
     def forward(self, x):
         return x * torch.sigmoid(self.beta * x)
+
+
 # --8<-- [end:swish]
 
 
@@ -44,6 +48,8 @@ class Standardise(nn.Module):
 
     def forward(self, x):
         return (x - self.mean) / self.std
+
+
 # --8<-- [end:standardise]
 
 

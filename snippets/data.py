@@ -44,6 +44,8 @@ class DigitsDataset(Dataset):
         if self.transform is not None:
             image = self.transform(image)
         return image, self.labels[index]
+
+
 # --8<-- [end:digits_dataset]
 
 
@@ -52,6 +54,8 @@ def split_dataset(dataset, fractions=(0.7, 0.15, 0.15), seed=0):
     """Training, validation and test subsets: drawn at random, the same on every run."""
     generator = torch.Generator().manual_seed(seed)  # (1)!
     return random_split(dataset, fractions, generator=generator)
+
+
 # --8<-- [end:split]
 
 
@@ -69,6 +73,8 @@ def stratified_split(dataset, labels, fractions=(0.7, 0.15, 0.15), seed=0):
         random_state=seed,
     )
     return Subset(dataset, train), Subset(dataset, validation), Subset(dataset, test)
+
+
 # --8<-- [end:stratified_split]
 
 
@@ -126,6 +132,8 @@ class Compose:
         for transform in self.transforms:
             image = transform(image)
         return image
+
+
 # --8<-- [end:standardize]
 
 
@@ -155,6 +163,8 @@ def pad_collate(examples):
     lengths = torch.tensor([len(sequence) for sequence in sequences])
     mask = torch.arange(padded.shape[1]) < lengths[:, None]  # (3)!
     return padded, mask, torch.stack(labels)
+
+
 # --8<-- [end:pad_collate]
 
 
@@ -178,6 +188,8 @@ class LoadedBy(Dataset):
 def processes(loader):
     """The ids of the processes that loaded one epoch of a loader over `LoadedBy`."""
     return {pid for *_, pids in loader for pid in pids.tolist()}
+
+
 # --8<-- [end:loaded_by]
 
 
@@ -221,6 +233,8 @@ def shifts(images):
     where = images.flatten(1).argmax(dim=1)
     rows, columns = (where // 8 - 3).tolist(), (where % 8 - 3).tolist()
     return list(zip(rows, columns))
+
+
 # --8<-- [end:same_shift]
 
 
@@ -229,6 +243,8 @@ def seed_worker(worker_id):
     """Reseeds this worker's copy of the shift's generator with this worker's seed."""
     dataset = get_worker_info().dataset  # (1)!
     dataset.transform.generator.manual_seed(torch.initial_seed())  # (2)!
+
+
 # --8<-- [end:seed_worker]
 
 
@@ -247,6 +263,8 @@ def balanced_sampler(labels, generator=None):
     """Draws len(labels) examples with replacement, each class as often on average."""
     weights = 1.0 / torch.bincount(labels)[labels]  # (1)!
     return WeightedRandomSampler(weights, len(labels), generator=generator)  # (2)!
+
+
 # --8<-- [end:balanced_sampler]
 
 
@@ -286,6 +304,8 @@ class ShardedDigitsFile(DigitsFile):
         if worker is None:  # (1)!
             return file
         return itertools.islice(file, worker.id, None, worker.num_workers)  # (2)!
+
+
 # --8<-- [end:digits_file]
 
 
@@ -314,6 +334,8 @@ def figure_shifts():
         shown = image if index == 0 else shift(image)
         ax.imshow(shown[0].numpy(), cmap="gray_r", vmin=0, vmax=1)
         ax.set_title("original" if index == 0 else f"shift {index}")
-        ax.set_xticks([])  # no ticks, but the frame stays: it shows where the image moved
+        ax.set_xticks(
+            []
+        )  # no ticks, but the frame stays: it shows where the image moved
         ax.set_yticks([])
     return figure

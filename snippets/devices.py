@@ -28,6 +28,8 @@ def spiral_loader(device, batch_size=100, seed=0):
         generator=torch.Generator().manual_seed(seed),  # (1)!
         pin_memory=device.type != "cpu",  # (2)!
     )
+
+
 # --8<-- [end:loader]
 
 
@@ -47,6 +49,8 @@ def train_one_epoch(model, loader, loss_fn, optimizer, device=None):
         total += loss.detach() * len(targets)  # (3)!
         count += len(targets)
     return (total / count).item()  # (4)!
+
+
 # --8<-- [end:minimal_loop]
 
 
@@ -62,6 +66,8 @@ def train(device, epochs=5, seed=0):
     for _ in range(epochs):
         losses.append(train_one_epoch(model, loader, loss_fn, optimizer, device=device))
     return model, losses
+
+
 # --8<-- [end:train]
 
 
@@ -80,6 +86,8 @@ def seconds_per_call(fn, device, calls=10):
         fn()
     wait()  # (3)!
     return (time.perf_counter() - start) / calls
+
+
 # --8<-- [end:timing]
 
 
@@ -102,6 +110,8 @@ def autocast_dtypes(x, device_type="cpu", dtype=torch.bfloat16):
     """{operation: dtype of its result} for each of OPERATIONS on `x` under autocast."""
     with torch.autocast(device_type, dtype=dtype):
         return {name: operation(x).dtype for name, operation in OPERATIONS.items()}
+
+
 # --8<-- [end:autocast_ops]
 
 
@@ -116,6 +126,8 @@ def float16_gradient(scale=1.0):
         loss = layer(x).float().sum() * 1e-4  # (1)!
     (loss * scale).backward()  # (2)!
     return layer.weight.grad.item() / scale  # (3)!
+
+
 # --8<-- [end:underflow]
 
 
@@ -137,6 +149,8 @@ def amp_training_step(model, inputs, targets, loss_fn, optimizer, scaler, dtype)
     scaler.step(optimizer)  # (5)!
     scaler.update()  # (6)!
     return loss.detach()
+
+
 # --8<-- [end:amp_step]
 
 
@@ -167,6 +181,8 @@ def graph_ops(explanation):
         ]
         for graph in explanation.graphs
     ]
+
+
 # --8<-- [end:graph_breaks]
 
 
@@ -190,6 +206,8 @@ def compiles_per_call(fn, sizes):
         compiled = len(compiled_graphs) > before
         events.append(f"{size}: {compiled_graphs[-1] if compiled else 'reused'}")
     return events
+
+
 # --8<-- [end:recompiles]
 
 
@@ -209,6 +227,8 @@ def training_memory(model, optimizer):
         "gradients": tensor_bytes(p.grad for p in parameters if p.grad is not None),
         "optimizer state": tensor_bytes(state),
     }
+
+
 # --8<-- [end:memory]
 
 
@@ -239,9 +259,14 @@ def machine():
 
     cpu = platform.processor() or platform.machine()
     cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():  # Linux: the model name and, since two models may share a name, family and model
+    if (
+        cpuinfo.exists()
+    ):  # Linux: the model name and, since two models may share a name, family and model
         first = cpuinfo.read_text().split("\n\n")[0]
-        fields = {key.strip(): value.strip() for key, _, value in (line.partition(":") for line in first.splitlines())}
+        fields = {
+            key.strip(): value.strip()
+            for key, _, value in (line.partition(":") for line in first.splitlines())
+        }
         if fields.get("model name"):
             cpu = f"{fields['model name']} (family {fields.get('cpu family', '?')} model {fields.get('model', '?')})"
     threads = torch.get_num_threads()
@@ -264,17 +289,25 @@ def measure_speed(batch_sizes=BATCH_SIZES, min_run_time=0.1):
         with torch.autocast("cpu", dtype=torch.bfloat16):
             return model(x)
 
-    runs = {"eager, float32": model, "eager, bfloat16 autocast": autocast_bfloat16, "compiled, float32": compiled}
+    runs = {
+        "eager, float32": model,
+        "eager, bfloat16 autocast": autocast_bfloat16,
+        "compiled, float32": compiled,
+    }
     with torch.no_grad():
         start = time.perf_counter()
         compiled(torch.randn(batch_sizes[0], 64))
         first_call = time.perf_counter() - start
-        for size in batch_sizes[1:]:  # the next size recompiles (for any size): not in the timings
+        for size in batch_sizes[
+            1:
+        ]:  # the next size recompiles (for any size): not in the timings
             compiled(torch.randn(size, 64))
         per_call = {
             name: [
                 benchmark.Timer(
-                    "run(x)", globals={"run": run, "x": torch.randn(size, 64)}, num_threads=torch.get_num_threads()
+                    "run(x)",
+                    globals={"run": run, "x": torch.randn(size, 64)},
+                    num_threads=torch.get_num_threads(),
                 )
                 .blocked_autorange(min_run_time=min_run_time)
                 .median
@@ -282,7 +315,11 @@ def measure_speed(batch_sizes=BATCH_SIZES, min_run_time=0.1):
             ]
             for name, run in runs.items()
         }
-    return {"batch sizes": list(batch_sizes), "per call": per_call, "first compiled call": first_call}
+    return {
+        "batch sizes": list(batch_sizes),
+        "per call": per_call,
+        "first compiled call": first_call,
+    }
 
 
 def figure_speed():
@@ -295,7 +332,12 @@ def figure_speed():
     width = 0.8 / len(per_call)
     for index, (name, seconds) in enumerate(per_call.items()):
         offset = (index - (len(per_call) - 1) / 2) * width
-        left.bar([i + offset for i in range(len(sizes))], [s * 1e6 for s in seconds], width, label=name)
+        left.bar(
+            [i + offset for i in range(len(sizes))],
+            [s * 1e6 for s in seconds],
+            width,
+            label=name,
+        )
     left.set_xticks(range(len(sizes)), [str(size) for size in sizes])
     left.set_yscale("log")
     left.set_xlabel("batch size")

@@ -23,8 +23,9 @@ def hello():
     dist.broadcast(seed, src=0)  # rank 0's value, in every rank
 
     lines = [None] * world_size  # a line from each rank, gathered: one process prints
-    dist.all_gather_object(lines, f"rank {rank} of {world_size}: "
-                                  f"sum {value.item()}, seed {seed.item()}")
+    dist.all_gather_object(
+        lines, f"rank {rank} of {world_size}: sum {value.item()}, seed {seed.item()}"
+    )
     if rank == 0:
         print("\n".join(lines))
     dist.destroy_process_group()
@@ -90,14 +91,17 @@ from torch.utils.data.distributed import DistributedSampler
 def shares(dataset, world_size, epochs, set_epoch=True):
     """Print the indices each rank's DistributedSampler gives it, epoch by epoch."""
     for rank in range(world_size):  # what each process would do with its own rank
-        sampler = DistributedSampler(dataset, num_replicas=world_size, rank=rank,
-                                     seed=0)
+        sampler = DistributedSampler(
+            dataset, num_replicas=world_size, rank=rank, seed=0
+        )
         orders = []
         for epoch in range(epochs):
             if set_epoch:
                 sampler.set_epoch(epoch)  # the shuffle's seed is seed + epoch
             orders.append(f"epoch {epoch} {list(sampler)}")
         print(f"rank {rank}: " + ", ".join(orders))
+
+
 # --8<-- [end:shares]
 
 
@@ -112,8 +116,10 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, TensorDataset
 from torch.utils.data.distributed import DistributedSampler
+
 # --8<-- [end:train_imports]
 
+# isort: split
 from snippets.training import load_checkpoint, save_checkpoint, train_one_epoch
 
 
@@ -141,8 +147,9 @@ def train(argv=None):
     scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=2, gamma=0.5)
     start = 0
     if Path(args.checkpoint).exists():  # every rank loads it, before DDP is made
-        saved = load_checkpoint(args.checkpoint, model=model, optimizer=optimizer,
-                                scheduler=scheduler)
+        saved = load_checkpoint(
+            args.checkpoint, model=model, optimizer=optimizer, scheduler=scheduler
+        )
         start = saved["epoch"] + 1
         if rank == 0:
             print(f"resuming after epoch {saved['epoch']}")
@@ -163,8 +170,13 @@ def train(argv=None):
         dist.all_reduce(mean)  # the sum of the ranks' losses
         if rank == 0:
             print(f"epoch {epoch}: loss {mean.item() / world_size:.3f}")
-            save_checkpoint(args.checkpoint, model=model, optimizer=optimizer,
-                            scheduler=scheduler, epoch=epoch)
+            save_checkpoint(
+                args.checkpoint,
+                model=model,
+                optimizer=optimizer,
+                scheduler=scheduler,
+                epoch=epoch,
+            )
         dist.barrier()  # no rank goes on before the checkpoint is on disk
     if rank == 0:
         print("weights", [round(w, 2) for w in model.weight.flatten().tolist()])

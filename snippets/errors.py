@@ -25,6 +25,8 @@ def fit_slope_wrong(x, y, steps=50, lr=0.5):
             w -= lr * w.grad
         w.grad = None
     return w.item()
+
+
 # --8<-- [end:fit_slope_wrong]
 
 
@@ -39,6 +41,8 @@ def fit_slope(x, y, steps=50, lr=0.5):
             w -= lr * w.grad
         w.grad = None  # gradients add up: clear them before the next step
     return w.item()
+
+
 # --8<-- [end:fit_slope]
 
 
@@ -50,6 +54,8 @@ class Settings:
     in_features: int = 2
     out_features: int = 3
     lr: float = 0.01
+
+
 # --8<-- [end:settings]
 
 
@@ -72,4 +78,6 @@ def load_with_plain_settings(data):
     model = nn.Linear(settings.in_features, settings.out_features)
     model.load_state_dict(saved["model"])
     return model, settings
+
+
 # --8<-- [end:plain_settings]

@@ -14,6 +14,8 @@ def show_graph(node, depth=0):
     for child, _ in node.next_functions:  # (1)!
         if child is not None:  # (2)!
             show_graph(child, depth + 1)
+
+
 # --8<-- [end:show_graph]
 
 
@@ -28,6 +30,8 @@ def minimise(f, start, lr=0.1, steps=100):
             x -= lr * x.grad
         x.grad = None
     return x.item()
+
+
 # --8<-- [end:minimise]
 
 
@@ -44,6 +48,8 @@ class BadSquare(torch.autograd.Function):
     def backward(ctx, grad_output):
         (x,) = ctx.saved_tensors
         return grad_output * x  # (1)!
+
+
 # --8<-- [end:bad_square]
 
 
@@ -53,6 +59,8 @@ def grow(x):
     while x.sum() < 10:
         x = x * 2
     return x
+
+
 # --8<-- [end:grow]
 
 
@@ -65,4 +73,6 @@ class Cubic(torch.nn.Module):
 def capture(module, example):
     """Trace `module` on an example input; return its graph, an ExportedProgram."""
     return torch.export.export(module, (example,))
+
+
 # --8<-- [end:export]

@@ -20,4 +20,6 @@ def fit_line(x, y, steps=200, lr=0.1):
         loss.backward()
         optimizer.step()
     return model, loss.item()
+
+
 # --8<-- [end:fit_line]

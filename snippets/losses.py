@@ -16,6 +16,8 @@ def loss_classes():
         for name, value in vars(nn).items()
         if name.endswith("Loss") and isinstance(value, type)
     )
+
+
 # --8<-- [end:inventory]
 
 
@@ -23,6 +25,8 @@ def loss_classes():
 def mse(predictions, targets):
     """Mean squared error: the average of the squared differences."""
     return ((predictions - targets) ** 2).mean()
+
+
 # --8<-- [end:mse]
 
 
@@ -32,11 +36,17 @@ def cross_entropy(logits, labels):
     log_probabilities = logits - logits.logsumexp(dim=1, keepdim=True)  # (1)!
     picked = log_probabilities[torch.arange(len(labels)), labels]  # (2)!
     return -picked.mean()
+
+
 # --8<-- [end:cross_entropy]
 
 
 # The page's figures, drawn at build time (hooks/figures.py) from PyTorch's own losses.
-REGRESSION_LOSSES = {"MSELoss": nn.MSELoss, "L1Loss": nn.L1Loss, "HuberLoss": nn.HuberLoss}
+REGRESSION_LOSSES = {
+    "MSELoss": nn.MSELoss,
+    "L1Loss": nn.L1Loss,
+    "HuberLoss": nn.HuberLoss,
+}
 
 
 def regression_curves(errors):
@@ -84,13 +94,19 @@ def figure_regression():
     """MSE, L1 and Huber (delta 1) of one error and their gradients; the page's outlier is marked."""
     import matplotlib.pyplot as plt
 
-    styles = {"MSELoss": {"color": "#bf360c"}, "L1Loss": {"color": "#1565c0", "linestyle": "--"},
-              "HuberLoss": {"color": "#2e7d32", "linestyle": "-."}}
+    styles = {
+        "MSELoss": {"color": "#bf360c"},
+        "L1Loss": {"color": "#1565c0", "linestyle": "--"},
+        "HuberLoss": {"color": "#2e7d32", "linestyle": "-."},
+    }
     wide, near = torch.linspace(-8, 8, steps=321), torch.linspace(-2, 2, steps=161)
     outlier = regression_curves(torch.tensor([7.0]))
     figure, axes = plt.subplots(1, 3, figsize=(10, 3.3), layout="constrained")
-    panels = [(axes[0], wide, 0, "loss of one error"), (axes[1], near, 0, "the same, near the answer"),
-              (axes[2], wide, 1, "its gradient")]
+    panels = [
+        (axes[0], wide, 0, "loss of one error"),
+        (axes[1], near, 0, "the same, near the answer"),
+        (axes[2], wide, 1, "its gradient"),
+    ]
     for ax, errors, part, title in panels:
         for name, curves in regression_curves(errors).items():
             ax.plot(errors, curves[part], label=name, **styles[name])
@@ -99,8 +115,12 @@ def figure_regression():
         ax.set_title(title)
         ax.set_xlabel("error (prediction - target)")
         ax.grid(True, alpha=0.3)
-    axes[0].annotate("the outlier, 7", (7.0, outlier["MSELoss"][0].item()), (-1.0, 50),
-                     arrowprops={"arrowstyle": "->"})
+    axes[0].annotate(
+        "the outlier, 7",
+        (7.0, outlier["MSELoss"][0].item()),
+        (-1.0, 50),
+        arrowprops={"arrowstyle": "->"},
+    )
     axes[1].legend(frameon=False, loc="upper center")
     return figure
 
@@ -108,9 +128,16 @@ def figure_regression():
 def figure_bce():
     """BCELoss on sigmoid(logit) against BCEWithLogitsLoss, target 0, as the logit grows, in float32."""
     logits = torch.linspace(0, 30, steps=301)
-    styles = {"BCELoss": {"color": "#bf360c"}, "BCEWithLogitsLoss": {"color": "#1565c0", "linestyle": "--"}}
-    figure, axes = _two_panels(bce_curves(logits), logits, "logit (the answer is 0)",
-                               ["loss", "gradient with respect to the logit"], styles)
+    styles = {
+        "BCELoss": {"color": "#bf360c"},
+        "BCEWithLogitsLoss": {"color": "#1565c0", "linestyle": "--"},
+    }
+    figure, axes = _two_panels(
+        bce_curves(logits),
+        logits,
+        "logit (the answer is 0)",
+        ["loss", "gradient with respect to the logit"],
+        styles,
+    )
     axes[1].set_ylim(-0.1, 1.2)
     return figure
-

@@ -24,4 +24,6 @@ class MLP(nn.Module):
 
     def forward(self, x):
         return self.layers(x)
+
+
 # --8<-- [end:mlp]

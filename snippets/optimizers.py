@@ -22,6 +22,8 @@ def training_step(model, optimizer, loss_fn, inputs, targets):
     loss.backward()
     optimizer.step()
     return loss.item()
+
+
 # --8<-- [end:training_step]
 
 
@@ -60,6 +62,8 @@ def after_one_step(make_optimizer):
     (0 * weight).sum().backward()  # its gradient is exactly 0
     optimizer.step()
     return round(weight.item(), 4)
+
+
 # --8<-- [end:weight_decay]
 
 
@@ -100,11 +104,17 @@ def train_classifier(make_optimizer, lr, steps=200, seed=0):
 # best each optimizer can do. SGD with and without momentum share a rate.
 LEARNING_RATES = {
     "Rosenbrock": {
-        "SGD": 0.002, "SGD + momentum": 0.002, "RMSprop": 0.02, "Adagrad": 1.0,
+        "SGD": 0.002,
+        "SGD + momentum": 0.002,
+        "RMSprop": 0.02,
+        "Adagrad": 1.0,
         "Adam": 0.2,
     },
     "two spirals": {
-        "SGD": 0.2, "SGD + momentum": 0.2, "RMSprop": 0.002, "Adagrad": 0.05,
+        "SGD": 0.2,
+        "SGD + momentum": 0.2,
+        "RMSprop": 0.002,
+        "Adagrad": 0.05,
         "Adam": 0.01,
     },
 }
@@ -118,6 +128,8 @@ def race():
         curves["Rosenbrock"][name] = descend_rosenbrock(make, rates["Rosenbrock"])
         curves["two spirals"][name] = train_classifier(make, rates["two spirals"])
     return curves
+
+
 # --8<-- [end:race]
 
 
@@ -203,6 +215,8 @@ def train_steps(model, optimizer, scheduler, inputs, labels, steps):
         training_step(model, optimizer, loss_fn, inputs, labels)
         scheduler.step()
     return rates
+
+
 # --8<-- [end:checkpoint]
 
 
@@ -216,4 +230,6 @@ def optimizer_classes():
         and issubclass(value, torch.optim.Optimizer)
         and value is not torch.optim.Optimizer
     )
+
+
 # --8<-- [end:inventory]

@@ -29,6 +29,8 @@ def two_spirals(n_per_class=500, noise=0.1, seed=0):
     inputs = torch.cat(arms)
     labels = torch.arange(2).repeat_interleave(n_per_class)
     return inputs, labels
+
+
 # --8<-- [end:two_spirals]
 
 
@@ -40,8 +42,9 @@ def figure_two_spirals():
     figure, ax = plt.subplots(figsize=(4.2, 4.2), layout="constrained")
     for label, marker in ((0, "o"), (1, "^")):
         arm = inputs[labels == label]
-        ax.scatter(arm[:, 0], arm[:, 1], s=9, marker=marker, alpha=0.8,
-                   label=f"label {label}")
+        ax.scatter(
+            arm[:, 0], arm[:, 1], s=9, marker=marker, alpha=0.8, label=f"label {label}"
+        )
     ax.set_aspect("equal")
     ax.set_xlabel("inputs[:, 0]")
     ax.set_ylabel("inputs[:, 1]")

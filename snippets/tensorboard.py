@@ -35,6 +35,8 @@ def log_squares(log_dir, steps=5):
     with SummaryWriter(log_dir=log_dir) as writer:
         for step in range(steps):
             writer.add_scalar("demo/square", step**2, global_step=step)
+
+
 # --8<-- [end:first_writer]
 
 
@@ -43,6 +45,8 @@ def load_run(run_dir):
     """Read every event file of one run folder back into memory."""
     keep_all = {SCALARS: 0, HISTOGRAMS: 0}  # 0: every event, not a sample of them
     return EventAccumulator(str(run_dir), size_guidance=keep_all).Reload()
+
+
 # --8<-- [end:load_run]
 
 
@@ -57,6 +61,8 @@ def read_while_open(log_dir):
     writer.add_scalar("demo/value", 2.0, global_step=1)  # a mistake, on purpose
     writer.close()
     return tags
+
+
 # --8<-- [end:flush_and_close]
 
 
@@ -67,6 +73,8 @@ def log_with_add_scalars(log_dir, steps=3):
         for step in range(steps):
             losses = {"train": 1 / (step + 1), "validation": 1.2 / (step + 1)}
             writer.add_scalars("loss", losses, global_step=step)
+
+
 # --8<-- [end:add_scalars]
 
 
@@ -91,6 +99,8 @@ def spiral_splits(n_validation=200, seed=0):
     train = TensorDataset(inputs[n_validation:], labels[n_validation:])
     validation = TensorDataset(inputs[:n_validation], labels[:n_validation])
     return train, validation
+
+
 # --8<-- [end:data]
 
 
@@ -107,6 +117,8 @@ def log_graph(writer, model, example_inputs):
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=TRACE_DEPRECATED)
         writer.add_graph(model, example_inputs)
+
+
 # --8<-- [end:log_graph]
 
 
@@ -116,15 +128,16 @@ def log_histograms(writer, model, step):
     for name, parameter in model.named_parameters():  # layers.0.weight, ...
         writer.add_histogram(f"weights/{name}", parameter, global_step=step)
         if parameter.grad is not None:  # only after a backward()
-            writer.add_histogram(
-                f"gradients/{name}", parameter.grad, global_step=step
-            )
+            writer.add_histogram(f"gradients/{name}", parameter.grad, global_step=step)
+
+
 # --8<-- [end:log_histograms]
 
 
 # --8<-- [start:train]
-def train(log_dir, lr=0.01, hidden=(64, 64), epochs=30, batch_size=200,
-          histogram_every=5):
+def train(
+    log_dir, lr=0.01, hidden=(64, 64), epochs=30, batch_size=200, histogram_every=5
+):
     """Train an MLP on the two spirals, logging to TensorBoard in log_dir."""
     train_set, validation_set = spiral_splits()
     model = MLP(num_inputs=2, num_classes=2, hidden=hidden)
@@ -147,12 +160,18 @@ def train(log_dir, lr=0.01, hidden=(64, 64), epochs=30, batch_size=200,
             if epoch % histogram_every == 0:
                 log_histograms(writer, model, step=epoch)
         writer.add_hparams(
-            {"lr": lr, "hidden": str(hidden), "batch_size": batch_size,
-             "epochs": epochs},
+            {
+                "lr": lr,
+                "hidden": str(hidden),
+                "batch_size": batch_size,
+                "epochs": epochs,
+            },
             {"hparam/accuracy": accuracy, "hparam/loss": loss},
             run_name=".",
         )
     return loss, accuracy
+
+
 # --8<-- [end:train]
 
 
@@ -164,4 +183,6 @@ def best_accuracies(log_root, tag="accuracy/validation"):
         values = [event.value for event in load_run(run_dir).Scalars(tag)]
         best[run_dir.name] = round(max(values), 2)
     return best
+
+
 # --8<-- [end:compare_runs]

@@ -14,6 +14,8 @@ def standardise(x):
     mean = x.mean(dim=0, keepdim=True)  # shape (1, features)
     std = x.std(dim=0, keepdim=True)
     return (x - mean) / std  # (rows, features) minus (1, features): broadcast
+
+
 # --8<-- [end:standardise]
 
 
@@ -26,7 +28,9 @@ def broadcast(a, b):
     result = a - b
     operands = []
     for operand in (a, b):
-        padded = operand.reshape((1,) * (result.ndim - operand.ndim) + tuple(operand.shape))
+        padded = operand.reshape(
+            (1,) * (result.ndim - operand.ndim) + tuple(operand.shape)
+        )
         in_memory = torch.zeros(result.shape, dtype=torch.bool)
         in_memory[tuple(slice(0, size) for size in padded.shape)] = True
         operands.append((operand.expand(result.shape), in_memory))
@@ -40,10 +44,20 @@ def _subtraction(a, b, names):
 
     (a_shown, a_own), (b_shown, b_own) = broadcast(a, b)[0]
     result = a - b
-    grids = [(names[0], a_shown, a_own), "−", (names[1], b_shown, b_own), "=",
-             (names[2], result, torch.ones(result.shape, dtype=torch.bool))]
-    width, sign = 1.4, 0.9  # a cell's width and a sign's, in the units of a cell's height
-    span = sum(sign if isinstance(grid, str) else grid[1].shape[1] * width for grid in grids)
+    grids = [
+        (names[0], a_shown, a_own),
+        "−",
+        (names[1], b_shown, b_own),
+        "=",
+        (names[2], result, torch.ones(result.shape, dtype=torch.bool)),
+    ]
+    width, sign = (
+        1.4,
+        0.9,
+    )  # a cell's width and a sign's, in the units of a cell's height
+    span = sum(
+        sign if isinstance(grid, str) else grid[1].shape[1] * width for grid in grids
+    )
     figure, ax = plt.subplots(figsize=(0.5 * span + 0.3, 2.3), layout="constrained")
     x = 0.0
     for grid in grids:
@@ -56,12 +70,25 @@ def _subtraction(a, b, names):
         for row in range(rows):
             for column in range(columns):
                 real = bool(own[row, column])
-                ax.add_patch(Rectangle(
-                    (x + column * width, -row - 1), width, 1, linewidth=1.2,
-                    facecolor="#fbe9e7" if real else "white", edgecolor="#bf360c" if real else "#9e9e9e",
-                    linestyle="-" if real else "--"))
-                ax.text(x + (column + 0.5) * width, -row - 0.5, f"{values[row, column].item():g}",
-                        ha="center", va="center", color="black" if real else "#757575")
+                ax.add_patch(
+                    Rectangle(
+                        (x + column * width, -row - 1),
+                        width,
+                        1,
+                        linewidth=1.2,
+                        facecolor="#fbe9e7" if real else "white",
+                        edgecolor="#bf360c" if real else "#9e9e9e",
+                        linestyle="-" if real else "--",
+                    )
+                )
+                ax.text(
+                    x + (column + 0.5) * width,
+                    -row - 0.5,
+                    f"{values[row, column].item():g}",
+                    ha="center",
+                    va="center",
+                    color="black" if real else "#757575",
+                )
         ax.text(x + columns * width / 2, 0.25, title, ha="center", va="bottom")
         x += columns * width
     ax.set_xlim(-0.1, x + 0.1)
@@ -75,7 +102,9 @@ def figure_broadcasting():
     """The standardise example: a (3, 2) matrix minus the (1, 2) row of its column means."""
     data = torch.tensor([[1.0, 100.0], [2.0, 200.0], [3.0, 300.0]])
     mean = data.mean(dim=0, keepdim=True)
-    return _subtraction(data, mean, ["data (3, 2)", "mean (1, 2)", "data - mean (3, 2)"])
+    return _subtraction(
+        data, mean, ["data (3, 2)", "mean (1, 2)", "data - mean (3, 2)"]
+    )
 
 
 def figure_broadcast_bug():

@@ -25,6 +25,8 @@ def digits_splits(seed=0):
     dataset = TensorDataset(images, labels)  # 64 inputs in [0, 1] and a label per image
     split = torch.Generator().manual_seed(seed)  # its own: the same split every time
     return random_split(dataset, [0.7, 0.15, 0.15], generator=split)
+
+
 # --8<-- [end:digits]
 
 
@@ -48,6 +50,8 @@ def train_one_epoch(model, loader, loss_fn, optimizer, scheduler=None, device=No
         total += loss.detach() * len(targets)  # no .item() here: on a GPU it would wait
         count += len(targets)
     return total.item() / count
+
+
 # --8<-- [end:train_one_epoch]
 
 
@@ -67,6 +71,8 @@ def evaluate(model, loader, loss_fn, device=None):
         count += len(targets)
     model.train(was_training)  # back to the mode the caller had
     return total.item() / count, correct.item() / count
+
+
 # --8<-- [end:evaluate]
 
 
@@ -76,20 +82,24 @@ def overfit(train_set, val_set, epochs=40, early_stopping=None):
     torch.manual_seed(0)
     model = MLP(num_inputs=64, num_classes=10, hidden=(512, 512))
     few = torch.utils.data.Subset(train_set, range(60))
-    train_loader = DataLoader(few, batch_size=20, shuffle=True,
-                              generator=torch.Generator().manual_seed(0))
+    train_loader = DataLoader(
+        few, batch_size=20, shuffle=True, generator=torch.Generator().manual_seed(0)
+    )
     val_loader = DataLoader(val_set, batch_size=len(val_set))
     optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
     loss_fn = nn.CrossEntropyLoss()
     history = {"training": [], "validation": []}
     for epoch in range(1, epochs + 1):
         history["training"].append(
-            train_one_epoch(model, train_loader, loss_fn, optimizer))
+            train_one_epoch(model, train_loader, loss_fn, optimizer)
+        )
         val_loss, _ = evaluate(model, val_loader, loss_fn)
         history["validation"].append(val_loss)
         if early_stopping is not None and early_stopping.step(val_loss, model, epoch):
             break
     return model, history
+
+
 # --8<-- [end:overfit]
 
 
@@ -102,11 +112,22 @@ def figure_overfitting():
     epochs = range(1, len(history["training"]) + 1)
     best = min(epochs, key=lambda epoch: history["validation"][epoch - 1])
     figure, ax = plt.subplots(figsize=(6.4, 3.4), layout="constrained")
-    ax.plot(epochs, history["training"], label="training loss (60 images)", linewidth=1.8)
-    ax.plot(epochs, history["validation"], label="validation loss (270 images)", linewidth=1.8)
+    ax.plot(
+        epochs, history["training"], label="training loss (60 images)", linewidth=1.8
+    )
+    ax.plot(
+        epochs,
+        history["validation"],
+        label="validation loss (270 images)",
+        linewidth=1.8,
+    )
     ax.axvline(best, color="0.45", linestyle="--", linewidth=1)
-    ax.annotate(f"lowest validation loss: epoch {best}", xy=(best, history["validation"][best - 1]),
-                xytext=(best + 3, 1.6), arrowprops={"arrowstyle": "->", "color": "0.3"})
+    ax.annotate(
+        f"lowest validation loss: epoch {best}",
+        xy=(best, history["validation"][best - 1]),
+        xytext=(best + 3, 1.6),
+        arrowprops={"arrowstyle": "->", "color": "0.3"},
+    )
     ax.set_yscale("log")
     ax.set_xlabel("epoch")
     ax.set_ylabel("cross-entropy loss (log scale)")
@@ -140,6 +161,8 @@ class EarlyStopping:
 
     def load_state_dict(self, state):
         vars(self).update(state)
+
+
 # --8<-- [end:early_stopping]
 
 
@@ -147,8 +170,9 @@ class EarlyStopping:
 import os
 
 
-def save_checkpoint(path, *, model, optimizer, scheduler=None, epoch, generator=None,
-                    **extra):
+def save_checkpoint(
+    path, *, model, optimizer, scheduler=None, epoch, generator=None, **extra
+):
     """Save all a run needs to go on after `epoch`, and `extra`: anything else made of
     tensors, numbers, strings and containers (a GradScaler's state_dict, the best loss).
     Atomic: `path` is always the previous checkpoint or this one, never half of one."""
@@ -172,8 +196,9 @@ def save_checkpoint(path, *, model, optimizer, scheduler=None, epoch, generator=
     os.replace(partial, path)  # atomic: replaces the old checkpoint in one step
 
 
-def load_checkpoint(path, *, model, optimizer=None, scheduler=None, generator=None,
-                    map_location="cpu"):
+def load_checkpoint(
+    path, *, model, optimizer=None, scheduler=None, generator=None, map_location="cpu"
+):
     """Restore a checkpoint into the objects given; returns the epoch and the extras."""
     checkpoint = torch.load(path, map_location=map_location, weights_only=True)
     saved_schedule = checkpoint["scheduler"] is not None
@@ -195,6 +220,8 @@ def load_checkpoint(path, *, model, optimizer=None, scheduler=None, generator=No
     if generator is not None:
         generator.set_state(rng["generator"].cpu())
     return {"epoch": checkpoint["epoch"], **checkpoint["extra"]}
+
+
 # --8<-- [end:checkpoint]
 
 
@@ -206,19 +233,26 @@ def fit(checkpoint, train_set, val_set, *, epochs=15, patience=4, stop_after=Non
     torch.manual_seed(0)
     model = MLP(num_inputs=64, num_classes=10, hidden=(128, 128), dropout=0.2)
     generator = torch.Generator().manual_seed(0)
-    train_loader = DataLoader(train_set, batch_size=64, shuffle=True,
-                              generator=generator)
+    train_loader = DataLoader(
+        train_set, batch_size=64, shuffle=True, generator=generator
+    )
     val_loader = DataLoader(val_set, batch_size=len(val_set))
     optimizer = torch.optim.AdamW(model.parameters())
     scheduler = torch.optim.lr_scheduler.OneCycleLR(
-        optimizer, max_lr=0.01, epochs=epochs, steps_per_epoch=len(train_loader))
+        optimizer, max_lr=0.01, epochs=epochs, steps_per_epoch=len(train_loader)
+    )
     loss_fn = nn.CrossEntropyLoss()
     early_stopping = EarlyStopping(patience)
     versions = {"torch": str(torch.__version__), "cuda": torch.version.cuda}  # (1)!
     epoch = 0
     if Path(checkpoint).exists():
-        state = load_checkpoint(checkpoint, model=model, optimizer=optimizer,
-                                scheduler=scheduler, generator=generator)
+        state = load_checkpoint(
+            checkpoint,
+            model=model,
+            optimizer=optimizer,
+            scheduler=scheduler,
+            generator=generator,
+        )
         early_stopping.load_state_dict(state["early_stopping"])
         epoch = state["epoch"]
         print(f"resuming after epoch {epoch}")
@@ -228,15 +262,26 @@ def fit(checkpoint, train_set, val_set, *, epochs=15, patience=4, stop_after=Non
         train_loss = train_one_epoch(model, train_loader, loss_fn, optimizer, scheduler)
         val_loss, val_accuracy = evaluate(model, val_loader, loss_fn)
         early_stopping.step(val_loss, model, epoch)
-        save_checkpoint(checkpoint, model=model, optimizer=optimizer,
-                        scheduler=scheduler, epoch=epoch, generator=generator,
-                        early_stopping=early_stopping.state_dict(), versions=versions)
-        print(f"epoch {epoch:2}  lr {lr:.5f}  training loss {train_loss:.3f}  "
-              f"validation loss {val_loss:.3f}  accuracy {val_accuracy:.3f}")
+        save_checkpoint(
+            checkpoint,
+            model=model,
+            optimizer=optimizer,
+            scheduler=scheduler,
+            epoch=epoch,
+            generator=generator,
+            early_stopping=early_stopping.state_dict(),
+            versions=versions,
+        )
+        print(
+            f"epoch {epoch:2}  lr {lr:.5f}  training loss {train_loss:.3f}  "
+            f"validation loss {val_loss:.3f}  accuracy {val_accuracy:.3f}"
+        )
         if epoch == stop_after:
             return None
     model.load_state_dict(early_stopping.best_weights)
     return model
+
+
 # --8<-- [end:fit]
 
 
@@ -259,4 +304,6 @@ def confusion_matrix(predictions, labels, num_classes):
     pairs = labels * num_classes + predictions  # one number per (true, predicted) pair
     counts = torch.bincount(pairs, minlength=num_classes * num_classes)
     return counts.reshape(num_classes, num_classes)
+
+
 # --8<-- [end:metrics]

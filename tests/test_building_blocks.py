@@ -195,4 +195,3 @@ def test_embedding_is_a_lookup_table():
     assert torch.equal(out, embedding.weight[tokens])
     with pytest.raises(IndexError):
         embedding(torch.tensor([10]))
-

@@ -22,8 +22,15 @@ from snippets.changes import (
 )
 
 PAGE = Path(__file__).resolve().parents[1] / "docs" / "changes.md"
-CHAPTERS = {"tensors.md", "gradients.md", "building-blocks.md", "custom-modules.md", "losses.md",
-            "optimizers.md", "tensorboard.md"}
+CHAPTERS = {
+    "tensors.md",
+    "gradients.md",
+    "building-blocks.md",
+    "custom-modules.md",
+    "losses.md",
+    "optimizers.md",
+    "tensorboard.md",
+}
 
 
 def table_rows():
@@ -34,9 +41,23 @@ def table_rows():
 
 # What each row of DESIGN.md's table "The original post, checked" is about: each must have its row here.
 DESIGN_ROWS = [
-    "torch.FloatTensor(10)", "torch.from_numpy", "notebook gradients", "nn.Softmax()", "self. num_inputs",
-    "17 loss functions", "SGD, RMSprop, Adagrad", "tensorboard-pytorch", "Variable", "volatile", "loss.data[0]",
-    "size_average", "torch.range", "xavier_uniform", "zero_grad()", "torch.load", "scheduler",
+    "torch.FloatTensor(10)",
+    "torch.from_numpy",
+    "notebook gradients",
+    "nn.Softmax()",
+    "self. num_inputs",
+    "17 loss functions",
+    "SGD, RMSprop, Adagrad",
+    "tensorboard-pytorch",
+    "Variable",
+    "volatile",
+    "loss.data[0]",
+    "size_average",
+    "torch.range",
+    "xavier_uniform",
+    "zero_grad()",
+    "torch.load",
+    "scheduler",
     "torch.accelerator",
 ]
 

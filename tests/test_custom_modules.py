@@ -30,8 +30,10 @@ def post_module_class():
 
 def layer_summary(module):
     """(kind, in_features, out_features) of each layer, so that two architectures can be compared."""
-    return [(type(layer).__name__, getattr(layer, "in_features", None), getattr(layer, "out_features", None))
-            for layer in module.pipe]
+    return [
+        (type(layer).__name__, getattr(layer, "in_features", None), getattr(layer, "out_features", None))
+        for layer in module.pipe
+    ]
 
 
 def test_classifier_registers_its_layers_and_returns_one_logit_per_class():
@@ -127,10 +129,14 @@ def test_repaired_module_returns_logits_not_probabilities():
     assert not torch.allclose(out.sum(dim=1), torch.ones(50))
 
 
-@pytest.mark.parametrize("model", [
-    OurModule(2, 3),
-    nn.Sequential(Standardise(torch.zeros(2), torch.ones(2)), OurModule(2, 3), Swish()),
-], ids=["OurModule", "Standardise+OurModule+Swish"])
+@pytest.mark.parametrize(
+    "model",
+    [
+        OurModule(2, 3),
+        nn.Sequential(Standardise(torch.zeros(2), torch.ones(2)), OurModule(2, 3), Swish()),
+    ],
+    ids=["OurModule", "Standardise+OurModule+Swish"],
+)
 def test_gradients_reach_every_parameter(model):
     nn.functional.cross_entropy(model(torch.randn(16, 2)), torch.randint(0, 3, (16,))).backward()
     assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in model.parameters())
@@ -263,7 +269,13 @@ def test_children_modules_and_named_parameters():
     assert [name for name, _ in model.named_children()] == ["pipe"]
     assert len(list(model.modules())) == 8
     assert [name for name, _ in model.named_parameters()] == [
-        "pipe.0.weight", "pipe.0.bias", "pipe.2.weight", "pipe.2.bias", "pipe.5.weight", "pipe.5.bias"]
+        "pipe.0.weight",
+        "pipe.0.bias",
+        "pipe.2.weight",
+        "pipe.2.bias",
+        "pipe.5.weight",
+        "pipe.5.bias",
+    ]
     assert model.get_submodule("pipe.5") is model.pipe[5]
 
 

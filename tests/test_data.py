@@ -104,8 +104,14 @@ def test_the_transform_applies_to_the_image_only():
 
 @pytest.mark.parametrize("num_workers", [0, 2])
 def test_every_example_is_visited_exactly_once_per_epoch(digits, num_workers):
-    loader = DataLoader(Indexed(digits), batch_size=64, shuffle=True, num_workers=num_workers,
-                        persistent_workers=num_workers > 0, generator=torch.Generator().manual_seed(1))
+    loader = DataLoader(
+        Indexed(digits),
+        batch_size=64,
+        shuffle=True,
+        num_workers=num_workers,
+        persistent_workers=num_workers > 0,
+        generator=torch.Generator().manual_seed(1),
+    )
     epochs = [visited(loader) for _ in range(3)]
     for order in epochs:
         assert sorted(order) == list(range(len(digits)))
@@ -114,8 +120,7 @@ def test_every_example_is_visited_exactly_once_per_epoch(digits, num_workers):
 
 def test_the_seeded_order_is_the_same_on_every_run_whatever_else_was_drawn(digits):
     def two_epochs():
-        loader = DataLoader(Indexed(digits), batch_size=64, shuffle=True,
-                            generator=torch.Generator().manual_seed(0))
+        loader = DataLoader(Indexed(digits), batch_size=64, shuffle=True, generator=torch.Generator().manual_seed(0))
         return [visited(loader) for _ in range(2)]
 
     torch.manual_seed(1)
@@ -127,8 +132,13 @@ def test_the_seeded_order_is_the_same_on_every_run_whatever_else_was_drawn(digit
 
 def test_workers_keep_the_order_the_sampler_chose(digits):
     def order(num_workers):
-        loader = DataLoader(Indexed(digits), batch_size=100, shuffle=True, num_workers=num_workers,
-                            generator=torch.Generator().manual_seed(3))
+        loader = DataLoader(
+            Indexed(digits),
+            batch_size=100,
+            shuffle=True,
+            num_workers=num_workers,
+            generator=torch.Generator().manual_seed(3),
+        )
         return visited(loader)
 
     assert order(0) == order(2)
@@ -144,8 +154,9 @@ def test_without_a_generator_the_order_follows_the_global_generator(digits):
 
 
 def test_drop_last_keeps_full_batches_and_drops_different_examples_each_epoch(digits):
-    loader = DataLoader(Indexed(digits), batch_size=64, shuffle=True, drop_last=True,
-                        generator=torch.Generator().manual_seed(0))
+    loader = DataLoader(
+        Indexed(digits), batch_size=64, shuffle=True, drop_last=True, generator=torch.Generator().manual_seed(0)
+    )
     epochs = [visited(loader) for _ in range(5)]
     assert all(len(order) == 28 * 64 for order in epochs)
     assert len({frozenset(range(1797)) - set(order) for order in epochs}) == 5
@@ -333,9 +344,7 @@ def test_workers_that_are_not_persistent_are_new_each_epoch_and_stop_after_it(di
 
 def test_main_loads_two_epochs_of_the_training_set(capsys):
     main()
-    assert capsys.readouterr().out == (
-        "epoch 0: 1258 examples in 20 batches\nepoch 1: 1258 examples in 20 batches\n"
-    )
+    assert capsys.readouterr().out == ("epoch 0: 1258 examples in 20 batches\nepoch 1: 1258 examples in 20 batches\n")
 
 
 def test_the_default_start_method_on_linux_before_python_3_14_is_fork():
@@ -386,7 +395,8 @@ def test_a_class_defined_at_the_prompt_cannot_reach_a_fresh_worker(method):
 @pytest.mark.parametrize("method", ["spawn", "forkserver"])
 def test_a_script_without_the_guard_fails_in_its_workers(method, tmp_path):
     script = tmp_path / "train.py"
-    script.write_text(textwrap.dedent(f"""
+    script.write_text(
+        textwrap.dedent(f"""
         import multiprocessing
 
         def work():
@@ -396,7 +406,8 @@ def test_a_script_without_the_guard_fails_in_its_workers(method, tmp_path):
         process.start()
         process.join()
         print("exit code", process.exitcode)
-    """))
+    """)
+    )
     result = run_python(str(script), cwd=tmp_path)
     assert "exit code 1" in result.stdout
     message = re.search(r"RuntimeError:\s+(An attempt .*? phase\.)", result.stderr, re.DOTALL)
@@ -420,8 +431,11 @@ def test_a_transform_with_its_own_generator_repeats_itself_in_every_worker():
 
 
 def test_seed_worker_and_the_global_generator_give_each_worker_its_own_draws():
-    seeded = worker_shifts(RandomShift(generator=torch.Generator().manual_seed(0)), worker_init_fn=seed_worker,
-                           generator=torch.Generator().manual_seed(0))
+    seeded = worker_shifts(
+        RandomShift(generator=torch.Generator().manual_seed(0)),
+        worker_init_fn=seed_worker,
+        generator=torch.Generator().manual_seed(0),
+    )
     default = worker_shifts(RandomShift(), generator=torch.Generator().manual_seed(0))
     assert seeded[0] != seeded[1] and default[0] != default[1]
     assert seeded == default

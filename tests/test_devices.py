@@ -118,9 +118,13 @@ def test_synchronize_without_an_accelerator_raises():
 
 
 BFLOAT16_FROM_FLOAT32 = {
-    "linear": torch.bfloat16, "matmul": torch.bfloat16,  # matrix products: cast down
-    "relu": torch.float32, "softmax": torch.float32, "sum": torch.float32,  # on the CPU: follow their input
-    "mse_loss": torch.float32, "cross_entropy": torch.float32,  # losses: cast up
+    "linear": torch.bfloat16,
+    "matmul": torch.bfloat16,  # matrix products: cast down
+    "relu": torch.float32,
+    "softmax": torch.float32,
+    "sum": torch.float32,  # on the CPU: follow their input
+    "mse_loss": torch.float32,
+    "cross_entropy": torch.float32,  # losses: cast up
 }
 
 
@@ -193,10 +197,13 @@ def test_amp_settings_per_device():
         assert dtype == torch.float16 and not scaler.is_enabled()
 
 
-@pytest.mark.parametrize("dtype, scaler", [
-    (torch.bfloat16, torch.amp.GradScaler("cpu", enabled=False)),
-    (torch.float16, torch.amp.GradScaler("cpu")),  # float16 on the CPU, scaled: the CUDA recipe
-])
+@pytest.mark.parametrize(
+    "dtype, scaler",
+    [
+        (torch.bfloat16, torch.amp.GradScaler("cpu", enabled=False)),
+        (torch.float16, torch.amp.GradScaler("cpu")),  # float16 on the CPU, scaled: the CUDA recipe
+    ],
+)
 def test_the_mixed_precision_step_trains(dtype, scaler):
     torch.manual_seed(0)
     model = MLP(num_inputs=2, num_classes=2)
@@ -314,7 +321,9 @@ def test_training_memory_counts_parameters_gradients_and_optimizer_state():
     adam.step()
     steps = len(list(model.parameters()))  # one float32 step count per parameter tensor
     assert training_memory(model, adam) == {
-        "parameters": 4 * count, "gradients": 4 * count, "optimizer state": 2 * 4 * count + 4 * steps,
+        "parameters": 4 * count,
+        "gradients": 4 * count,
+        "optimizer state": 2 * 4 * count + 4 * steps,
     }
     sgd = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
     sgd.step()
@@ -348,9 +357,13 @@ def test_measure_speed_times_each_variant_at_each_size():
 
 
 def test_the_figure_says_which_machine_measured_it(monkeypatch):
-    fake = {"batch sizes": [64, 512, 4096], "first compiled call": 1.0,
-            "per call": {name: [1e-5, 1e-4, 1e-3] for name in
-                         ("eager, float32", "eager, bfloat16 autocast", "compiled, float32")}}
+    fake = {
+        "batch sizes": [64, 512, 4096],
+        "first compiled call": 1.0,
+        "per call": {
+            name: [1e-5, 1e-4, 1e-3] for name in ("eager, float32", "eager, bfloat16 autocast", "compiled, float32")
+        },
+    }
     monkeypatch.setattr(devices, "measure_speed", lambda: fake)
     figure = devices.figure_speed()
     assert machine() in figure.get_suptitle()

@@ -9,7 +9,6 @@ text, the download, its links; and the cells a reader copies, run as a plain pro
 from __future__ import annotations
 
 import ast
-import importlib.util
 import os
 import re
 import subprocess
@@ -23,6 +22,7 @@ import nbformat
 import pytest
 
 from harness.embed import Embedder, snippets_options
+from hooks import notebooks as hook
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCE = ROOT / "docs" / "notebooks" / "digits.py"
@@ -33,14 +33,6 @@ NBCONVERT_PLACEHOLDER_ALT = "No description has been provided for this image"
 TEST_ACCURACY = re.compile(r"test accuracy (\d\.\d{3}): (\d+) of (\d+) test images wrong")
 
 
-def load_hook():
-    spec = importlib.util.spec_from_file_location("primer_notebooks_hook", ROOT / "hooks" / "notebooks.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-hook = load_hook()
 EMBEDDER = Embedder(snippets_options(ROOT / "mkdocs.yml"))
 
 
@@ -86,15 +78,21 @@ def test_the_test_set_is_used_only_after_training():
 
 def test_the_page_shows_the_layer_shapes_the_training_and_the_confusion_matrix(page):
     text = text_of(page)
-    for layer, shape in [("input", "(1, 1, 8, 8)"), ("Conv2d", "(1, 16, 8, 8)"), ("MaxPool2d", "(1, 16, 4, 4)"),
-                         ("MaxPool2d", "(1, 32, 2, 2)"), ("Flatten", "(1, 128)"), ("Linear", "(1, 10)")]:
+    for layer, shape in [
+        ("input", "(1, 1, 8, 8)"),
+        ("Conv2d", "(1, 16, 8, 8)"),
+        ("MaxPool2d", "(1, 16, 4, 4)"),
+        ("MaxPool2d", "(1, 32, 2, 2)"),
+        ("Flatten", "(1, 128)"),
+        ("Linear", "(1, 10)"),
+    ]:
         assert re.search(rf"{layer} +{re.escape(shape)}", text), (layer, shape)
     assert re.search(r"epoch  1  training loss \d\.\d{3}  validation loss \d\.\d{3}  accuracy \d\.\d{3}", text)
     assert re.search(r"best weights from epoch \d+", text)
     rows = re.findall(r"\[\s*(\d+(?:,\s+\d+){9})\]", text)
     assert len(rows) == 10, "the 10 rows of the confusion matrix"
     counts = [[int(n) for n in row.split(",")] for row in rows]
-    (_, wrong, total), = TEST_ACCURACY.findall(text)
+    ((_, wrong, total),) = TEST_ACCURACY.findall(text)
     assert sum(map(sum, counts)) == int(total)
     assert sum(row[i] for i, row in enumerate(counts)) == int(total) - int(wrong)
 
@@ -125,9 +123,17 @@ def test_the_download_is_the_notebook_with_its_includes_expanded(built_site, pag
     assert not any(cell.get("outputs") for cell in downloaded.cells), "the download is the source, not a run"
     assert not any("--8<--" in cell.source for cell in downloaded.cells), "an include left unexpanded"
     code = "\n".join(cell.source for cell in downloaded.cells if cell.cell_type == "code")
-    for definition in ("class DigitsDataset(Dataset):", "def split_dataset(", "class Standardize:",
-                       "def train_one_epoch(", "def evaluate(", "class EarlyStopping:", "def save_checkpoint(",
-                       "def load_checkpoint(", "def confusion_matrix("):
+    for definition in (
+        "class DigitsDataset(Dataset):",
+        "def split_dataset(",
+        "class Standardize:",
+        "def train_one_epoch(",
+        "def evaluate(",
+        "class EarlyStopping:",
+        "def save_checkpoint(",
+        "def load_checkpoint(",
+        "def confusion_matrix(",
+    ):
         assert definition in code, f"{definition} is not written out in the download"
 
 
@@ -135,9 +141,14 @@ def test_the_notebook_embeds_shared_code_rather_than_copying_it():
     source = SOURCE.read_text(encoding="utf-8")
     includes = re.findall(r'^--8<-- "([^"]+)"$', source, re.MULTILINE)
     assert includes == [
-        "snippets/data.py:digits_dataset", "snippets/data.py:split", "snippets/data.py:standardize",
-        "snippets/training.py:train_one_epoch", "snippets/training.py:evaluate",
-        "snippets/training.py:early_stopping", "snippets/training.py:checkpoint", "snippets/training.py:metrics",
+        "snippets/data.py:digits_dataset",
+        "snippets/data.py:split",
+        "snippets/data.py:standardize",
+        "snippets/training.py:train_one_epoch",
+        "snippets/training.py:evaluate",
+        "snippets/training.py:early_stopping",
+        "snippets/training.py:checkpoint",
+        "snippets/training.py:metrics",
     ]
     for definition in ("def train_one_epoch(", "def save_checkpoint(", "class DigitsDataset("):
         assert definition not in source
@@ -196,9 +207,15 @@ def test_code_cells_copied_into_a_file_run_in_a_fresh_python_without_the_reposit
     assert holds the accuracy."""
     program = tmp_path / "digits_copy.py"
     program.write_text(copied_program(), encoding="utf-8")
-    process = subprocess.run([sys.executable, "-I", "-c", WITHOUT_THE_REPOSITORY, program.name], cwd=tmp_path,
-                             capture_output=True, text=True, env={**os.environ, "MPLBACKEND": "Agg"}, timeout=300,
-                             check=False)
+    process = subprocess.run(
+        [sys.executable, "-I", "-c", WITHOUT_THE_REPOSITORY, program.name],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "MPLBACKEND": "Agg"},
+        timeout=300,
+        check=False,
+    )
     assert process.returncode == 0, process.stdout[-3000:] + process.stderr[-3000:]
     found = TEST_ACCURACY.findall(process.stdout)
     assert len(found) == 1 and float(found[0][0]) >= 0.97, process.stdout[-3000:]

@@ -39,8 +39,7 @@ def test_the_ranks_shares_split_every_epoch_between_them():
 def test_shares_prints_one_line_per_rank_with_each_epochs_indices(capsys):
     shares(range(10), world_size=2, epochs=2)
     lines = capsys.readouterr().out.splitlines()
-    assert lines == [f"rank {rank}: epoch 0 {indices(2, rank, 0)}, epoch 1 {indices(2, rank, 1)}"
-                     for rank in range(2)]
+    assert lines == [f"rank {rank}: epoch 0 {indices(2, rank, 0)}, epoch 1 {indices(2, rank, 1)}" for rank in range(2)]
 
 
 def test_uneven_shares_repeat_examples_and_drop_last_drops_them():
@@ -68,17 +67,29 @@ def free_port() -> int:
 
 
 def run_child(code: str, folder: Path, **env: str) -> str:
-    process = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], cwd=folder, capture_output=True,
-                             text=True, timeout=300, env={**os.environ, "PYTHONPATH": str(ROOT), **env})
+    process = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "PYTHONPATH": str(ROOT), **env},
+    )
     assert process.returncode == 0, process.stdout + process.stderr
     return process.stdout
 
 
 def test_a_run_resumed_from_its_checkpoint_ends_bitwise_equal(tmp_path):
     """What the page's restart shows rounded: the resumed run ends with the very weights of the other."""
-    world_of_one = {"RANK": "0", "LOCAL_RANK": "0", "WORLD_SIZE": "1", "MASTER_ADDR": "127.0.0.1",
-                    "MASTER_PORT": str(free_port())}
-    printed = run_child("""
+    world_of_one = {
+        "RANK": "0",
+        "LOCAL_RANK": "0",
+        "WORLD_SIZE": "1",
+        "MASTER_ADDR": "127.0.0.1",
+        "MASTER_PORT": str(free_port()),
+    }
+    printed = run_child(
+        """
         import torch
         from snippets.distributed import train
         train(["--checkpoint=whole.pt"])
@@ -86,7 +97,10 @@ def test_a_run_resumed_from_its_checkpoint_ends_bitwise_equal(tmp_path):
         train(["--checkpoint=resumed.pt"])
         whole, resumed = (torch.load(f"{name}.pt", weights_only=True) for name in ("whole", "resumed"))
         print("equal:", all(torch.equal(whole["model"][k], resumed["model"][k]) for k in whole["model"]))
-        """, tmp_path, **world_of_one)
+        """,
+        tmp_path,
+        **world_of_one,
+    )
     assert "resuming after epoch 1" in printed
     assert printed.strip().endswith("equal: True"), printed
 
@@ -94,7 +108,8 @@ def test_a_run_resumed_from_its_checkpoint_ends_bitwise_equal(tmp_path):
 def test_making_an_optimizer_imports_dynamo_which_the_scripts_import_first(tmp_path):
     """The reason the page gives for `import torch._dynamo` before init_process_group: when that no longer
     holds, the warning "A worker that aborts at exit" is out of date."""
-    printed = run_child("""
+    printed = run_child(
+        """
         import sys
         import torch
         from torch import nn
@@ -102,5 +117,7 @@ def test_making_an_optimizer_imports_dynamo_which_the_scripts_import_first(tmp_p
         print("before:", "torch._dynamo" in sys.modules)
         torch.optim.SGD(model.parameters(), lr=0.1)
         print("after:", "torch._dynamo" in sys.modules)
-        """, tmp_path)
+        """,
+        tmp_path,
+    )
     assert printed.split() == ["before:", "False", "after:", "True"]

@@ -45,7 +45,9 @@ def declared_torch() -> Requirement:
 
 def test_torch_is_pinned_exactly_and_alike_in_both_files():
     # A looser requirement lets pip pick another release or build; outputs were checked against this one.
-    assert str(declared_torch().specifier) == f"=={pins()['torch']}", "pyproject.toml and constraints.txt pin torch apart"
+    assert str(declared_torch().specifier) == f"=={pins()['torch']}", (
+        "pyproject.toml and constraints.txt pin torch apart"
+    )
 
 
 def test_installed_versions_match_the_pins():
@@ -60,8 +62,7 @@ def test_installed_versions_match_the_pins():
             drifted.append(f"{name}: pinned {pinned}, installed {installed}")
     name = os.environ.get(matrix.VARIABLE)
     rebuild = f"rm -r .venv-matrix/{name}; make test-matrix-{name}" if name else "make distclean test"
-    assert not drifted, (f"the venv differs from {lock.relative_to(ROOT)} (run `{rebuild}`):\n"
-                         + "\n".join(drifted))
+    assert not drifted, f"the venv differs from {lock.relative_to(ROOT)} (run `{rebuild}`):\n" + "\n".join(drifted)
 
 
 # The matrix ------------------------------------------------------------------------------------------------
@@ -76,7 +77,8 @@ def locked(env: matrix.Environment) -> Path:
 def test_each_environment_is_locked_with_its_torch(env):
     assert pins(locked(env))["torch"] == env.torch, (
         f"matrix/environments.toml asks for torch {env.torch}, {env.lock.relative_to(ROOT)} pins "
-        f"{pins(env.lock)['torch']}: run `make lock-matrix-{env.name}`")
+        f"{pins(env.lock)['torch']}: run `make lock-matrix-{env.name}`"
+    )
 
 
 @pytest.mark.parametrize("env", matrix.further(), ids=lambda env: env.name)
@@ -84,18 +86,25 @@ def test_each_environment_pins_what_it_shares_with_the_main_one_alike(env):
     # Only torch (and what comes with its build) may differ: a page that prints differently there is then
     # torch's doing, or Python's, never another package's.
     main = pins()
-    differing = [f"{name}: {pinned} here, {main[name]} in constraints.txt"
-                 for name, pinned in pins(locked(env)).items() if name != "torch" and main.get(name, pinned) != pinned]
-    assert not differing, (f"{env.lock.relative_to(ROOT)} pins apart from constraints.txt (run `make lock-matrix`):\n"
-                           + "\n".join(differing))
+    differing = [
+        f"{name}: {pinned} here, {main[name]} in constraints.txt"
+        for name, pinned in pins(locked(env)).items()
+        if name != "torch" and main.get(name, pinned) != pinned
+    ]
+    assert not differing, (
+        f"{env.lock.relative_to(ROOT)} pins apart from constraints.txt (run `make lock-matrix`):\n"
+        + "\n".join(differing)
+    )
 
 
 def test_requires_python_admits_exactly_the_pythons_the_matrix_checks():
     requires = SpecifierSet(tomllib.loads(PYPROJECT.read_text())["project"]["requires-python"])
     checked = {matrix.main_python(), *(env.python for env in matrix.further())}
     admitted = {f"3.{minor}" for minor in range(50) if requires.contains(f"3.{minor}.0")}
-    assert admitted == checked, (f"requires-python {requires} admits Python {', '.join(sorted(admitted))}; "
-                                 f"matrix/environments.toml checks {', '.join(sorted(checked))}")
+    assert admitted == checked, (
+        f"requires-python {requires} admits Python {', '.join(sorted(admitted))}; "
+        f"matrix/environments.toml checks {', '.join(sorted(checked))}"
+    )
 
 
 def test_the_running_python_is_the_one_its_environment_names():
@@ -140,7 +149,8 @@ def test_the_footer_names_each_further_environment(tmp_path):
     definition.write_text(
         '[main]\npython = "3.11"\n'
         '[[further]]\nname = "a"\npython = "3.11"\ntorch = "2.13.0+cpu"\ntorch-index = "https://example.invalid/cpu"\n'
-        '[[further]]\nname = "b"\npython = "3.13"\ntorch = "2.15.0"\n')
+        '[[further]]\nname = "b"\npython = "3.13"\ntorch = "2.15.0"\n'
+    )
     assert matrix.checked_with(definition) == [
         {"torch": "2.13.0", "build": "CPU-only build", "python": "3.11"},
         {"torch": "2.15.0", "build": "", "python": "3.13"},
@@ -155,7 +165,7 @@ def test_ci_runs_one_job_per_environment_and_publishes_only_after_all_of_them():
     assert "python3 harness/matrix.py github" in workflow
     assert "fromJSON(needs.environments.outputs.further)" in workflow
     assert "bash .ci/run test-matrix-${{ matrix.name }}" in workflow
-    deploy = workflow[workflow.index("\n  deploy:"):]
+    deploy = workflow[workflow.index("\n  deploy:") :]
     assert re.search(r"needs: \[test, matrix\]", deploy), "publishing must wait for make test and every matrix job"
 
 
@@ -167,8 +177,13 @@ def test_a_matrix_run_leaves_out_exactly_the_tests_that_need_the_site_or_a_brows
         def get_closest_marker(self, name: str):
             return name if name in self.markers else None
 
-    items = [Item("page", ["request"]), Item("built", ["built_site", "request"]), Item("browser", ["browser"]),
-             Item("notebook", ["tmp_path"], ("published",)), Item("unit", [], ("xdist_group",))]
+    items = [
+        Item("page", ["request"]),
+        Item("built", ["built_site", "request"]),
+        Item("browser", ["browser"]),
+        Item("notebook", ["tmp_path"], ("published",)),
+        Item("unit", [], ("xdist_group",)),
+    ]
     deselected = []
     config = SimpleNamespace(hook=SimpleNamespace(pytest_deselected=lambda items: deselected.extend(items)))
     matrix.pytest_collection_modifyitems(config, items)

@@ -20,8 +20,15 @@ from snippets.errors import (
 )
 
 PAGE = Path(__file__).resolve().parents[1] / "docs" / "errors.md"
-CHAPTERS = {"tensors.md", "gradients.md", "building-blocks.md", "custom-modules.md", "losses.md",
-            "optimizers.md", "tensorboard.md"}
+CHAPTERS = {
+    "tensors.md",
+    "gradients.md",
+    "building-blocks.md",
+    "custom-modules.md",
+    "losses.md",
+    "optimizers.md",
+    "tensorboard.md",
+}
 DEVICE_MESSAGE = re.compile(
     r"RuntimeError: (Expected all tensors to be on the same device, but got )(\w+)( is on )(cpu)"
     r"(, different from other tensors on )(cuda:0)( \(when checking argument in method )wrapper_CUDA_(\w+)\)"
@@ -55,11 +62,16 @@ def test_the_device_message_is_the_one_a_gpu_raises():
 
 # The errors issue 7 lists, each by the start of its message.
 REQUIRED = [
-    "mat1 and mat2 shapes cannot be multiplied", "mat1 and mat2 must have the same dtype",
-    "Expected all tensors to be on the same device", "Trying to backward through the graph a second time",
+    "mat1 and mat2 shapes cannot be multiplied",
+    "mat1 and mat2 must have the same dtype",
+    "Expected all tensors to be on the same device",
+    "Trying to backward through the graph a second time",
     "a leaf Variable that requires grad is being used in an in-place operation",
-    "grad can be implicitly created only for scalar outputs", "invalid index of a 0-dim tensor",
-    "0D or 1D target tensor expected", "Target 3 is out of bounds", "Weights only load failed",
+    "grad can be implicitly created only for scalar outputs",
+    "invalid index of a 0-dim tensor",
+    "0D or 1D target tensor expected",
+    "Target 3 is out of bounds",
+    "Weights only load failed",
     # and the three issue 17 adds
     "Expected input batch_size (8) to match target batch_size (4)",
     "expected input[8, 1, 28, 28] to have 3 channels",
@@ -132,7 +144,7 @@ def test_the_other_fixes_the_page_mentions():
     soft = torch.softmax(torch.randn(4, 3), dim=1)
     assert nn.CrossEntropyLoss()(logits, soft).ndim == 0  # probabilities of the logits' shape are accepted
     w = torch.tensor([1.0, 2.0], requires_grad=True)
-    squares = w ** 2
+    squares = w**2
     squares.backward(torch.ones_like(squares))
     assert w.grad.tolist() == [2.0, 4.0]
 

@@ -48,7 +48,10 @@ def run(project, *args):
 
 
 def test_fences_with_attributes_are_run(project):
-    write(project, "docs/page.md", '''
+    write(
+        project,
+        "docs/page.md",
+        """
         ```python title="A titled block"
         ran = ["titled"]
         ```
@@ -69,20 +72,28 @@ def test_fences_with_attributes_are_run(project):
         >>> ran
         ['titled', 'attr-list', 'py', 'hl_lines', 'never']
         ```
-    ''')
+    """,
+    )
     result = run(project)
     result.assert_outcomes(passed=4, failed=1)
     result.stdout.fnmatch_lines(["*['titled', 'attr-list', 'py', 'hl_lines']*"])
 
 
 def test_blocks_share_one_namespace_in_page_order(project):
-    write(project, "snippets/mod.py", '''
+    write(
+        project,
+        "snippets/mod.py",
+        '''
         """Code of docs/page.md."""
         # --8<-- [start:define]
         answer = 42
         # --8<-- [end:define]
-    ''')
-    write(project, "docs/page.md", '''
+    ''',
+    )
+    write(
+        project,
+        "docs/page.md",
+        """
         ```python
         --8<-- "snippets/mod.py:define"
         ```
@@ -96,24 +107,32 @@ def test_blocks_share_one_namespace_in_page_order(project):
         >>> doubled
         84
         ```
-    ''')
+    """,
+    )
     run(project).assert_outcomes(passed=3)
 
 
 def test_wrong_doctest_output_fails(project):
-    write(project, "docs/page.md", '''
+    write(
+        project,
+        "docs/page.md",
+        """
         ```pycon
         >>> 1 + 1
         3
         ```
-    ''')
+    """,
+    )
     result = run(project)
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*Expected:*", "*3*", "*Got:*", "*2*"])
 
 
 def test_doctest_inside_an_admonition_reports_its_own_line(project):
-    write(project, "docs/page.md", '''
+    write(
+        project,
+        "docs/page.md",
+        """
         # Page
 
         !!! note "Indented four spaces"
@@ -124,26 +143,34 @@ def test_doctest_inside_an_admonition_reports_its_own_line(project):
             >>> 2 + 2
             5
             ```
-    ''')
+    """,
+    )
     result = run(project)
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(["*page.md, line 8, column 5 did not evaluate as expected*"])
 
 
 def test_doctest_uses_ellipsis_and_normalized_whitespace(project):
-    write(project, "docs/page.md", '''
+    write(
+        project,
+        "docs/page.md",
+        """
         ```python
         >>> list(range(30))
         [0, 1, 2, ..., 29]
         >>> print("a   b")
         a b
         ```
-    ''')
+    """,
+    )
     run(project).assert_outcomes(passed=2)
 
 
 def test_wrong_output_block_fails_with_a_diff(project):
-    write(project, "docs/page.md", '''
+    write(
+        project,
+        "docs/page.md",
+        """
         ```python
         print("loss = 0.25")
         print("done")
@@ -153,14 +180,18 @@ def test_wrong_output_block_fails_with_a_diff(project):
         loss = 0.24
         done
         ```
-    ''')
+    """,
+    )
     result = run(project)
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(["*page.md, line 6*", "*-loss = 0.24", "*+loss = 0.25"])
 
 
 def test_matching_output_block_passes_and_allows_ellipsis(project):
-    write(project, "docs/page.md", '''
+    write(
+        project,
+        "docs/page.md",
+        """
         ```python
         print("tensor([1., 2.])")
         print("<object at 0x7f00>")
@@ -172,13 +203,17 @@ def test_matching_output_block_passes_and_allows_ellipsis(project):
         tensor([1., 2.])
         <object at ...>
         ```
-    ''')
+    """,
+    )
     run(project).assert_outcomes(passed=2)
 
 
 def test_output_keeps_the_indentation_every_line_shares(project):
     # Right-aligned numbers start every line with spaces; the comparison must keep them on both sides.
-    write(project, "docs/page.md", '''
+    write(
+        project,
+        "docs/page.md",
+        """
         ```python
         for n in (7, 42):
             print(f"{n:>4}")
@@ -196,12 +231,16 @@ def test_output_keeps_the_indentation_every_line_shares(project):
         ```output
            7
         ```
-    ''')
+    """,
+    )
     run(project).assert_outcomes(passed=3, failed=1)
 
 
 def test_output_block_without_python_block_is_an_error(project):
-    write(project, "docs/page.md", '''
+    write(
+        project,
+        "docs/page.md",
+        """
         ```bash
         echo hi
         ```
@@ -209,18 +248,23 @@ def test_output_block_without_python_block_is_an_error(project):
         ```output
         hi
         ```
-    ''')
+    """,
+    )
     result = run(project)
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*page.md, line 5*", "*an ```output fence must come after a python or console block*"])
 
 
 def test_printing_block_without_output_block_fails(project):
-    write(project, "docs/page.md", '''
+    write(
+        project,
+        "docs/page.md",
+        """
         ```python
         print("unchecked")
         ```
-    ''')
+    """,
+    )
     result = run(project)
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*no ```output fence follows*", "*unchecked*"])
@@ -228,36 +272,54 @@ def test_printing_block_without_output_block_fails(project):
 
 def test_missing_snippet_section_fails_and_names_it(project):
     write(project, "snippets/mod.py", '"""Code of docs/page.md."""\n')
-    write(project, "docs/page.md", '''
+    write(
+        project,
+        "docs/page.md",
+        """
         # Page
 
         ```python
         --8<-- "snippets/mod.py:absent"
         ```
-    ''')
-    write(project, "docs/other.md", '''
+    """,
+    )
+    write(
+        project,
+        "docs/other.md",
+        """
         ```python
         --8<-- "snippets/nowhere.py:absent"
         ```
-    ''')
+    """,
+    )
     result = run(project)
     result.assert_outcomes(failed=2)
-    result.stdout.fnmatch_lines([
-        "*other.md, line 2: --8<-- \"snippets/nowhere.py:absent\": Snippet at path 'snippets/nowhere.py' could not be found",
-        "*page.md, line 4: --8<-- \"snippets/mod.py:absent\": Snippet section 'absent' could not be located",
-    ])
+    result.stdout.fnmatch_lines(
+        [
+            '*other.md, line 2: --8<-- "snippets/nowhere.py:absent": '
+            "Snippet at path 'snippets/nowhere.py' could not be found",
+            "*page.md, line 4: --8<-- \"snippets/mod.py:absent\": Snippet section 'absent' could not be located",
+        ]
+    )
 
 
 def test_tracebacks_point_at_the_page_and_snippet_lines(project):
-    write(project, "snippets/mod.py", '''
+    write(
+        project,
+        "snippets/mod.py",
+        '''
         """Code of docs/page.md."""
 
         # --8<-- [start:fail]
         def fail():
             raise ValueError("raised in the snippet")
         # --8<-- [end:fail]
-    ''')
-    write(project, "docs/page.md", '''
+    ''',
+    )
+    write(
+        project,
+        "docs/page.md",
+        """
         # Page
 
         ```python
@@ -265,29 +327,38 @@ def test_tracebacks_point_at_the_page_and_snippet_lines(project):
 
         fail()
         ```
-    ''')
+    """,
+    )
     result = run(project)
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(["docs/page.md:6: in <module>", "snippets/mod.py:5: in fail",
-                                 "E   ValueError: raised in the snippet"])
+    result.stdout.fnmatch_lines(
+        ["docs/page.md:6: in <module>", "snippets/mod.py:5: in fail", "E   ValueError: raised in the snippet"]
+    )
 
 
 def test_syntax_error_names_the_page_line(project):
-    write(project, "docs/page.md", '''
+    write(
+        project,
+        "docs/page.md",
+        """
         # Page
 
         ```python
         x = 1
         def broken(:
         ```
-    ''')
+    """,
+    )
     result = run(project)
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(['*File "*docs/page.md", line 5*', "*SyntaxError*"])
 
 
 def test_skip_without_reason_is_an_error(project):
-    write(project, "docs/page.md", '''
+    write(
+        project,
+        "docs/page.md",
+        """
         <!-- skip: next -->
         ```python
         x = 1
@@ -297,14 +368,18 @@ def test_skip_without_reason_is_an_error(project):
         ```python
         y = 1
         ```
-    ''')
+    """,
+    )
     result = run(project)
     result.assert_outcomes(passed=2, failed=2)
     result.stdout.fnmatch_lines(["*a skip must say why*"])
 
 
 def test_skip_with_reason_skips_the_block_and_its_output(project):
-    write(project, "docs/page.md", '''
+    write(
+        project,
+        "docs/page.md",
+        """
         <!-- skip: next "needs a GPU" -->
         ```python
         print(undefined_name)
@@ -319,14 +394,18 @@ def test_skip_with_reason_skips_the_block_and_its_output(project):
         assert False
         ```
         <!-- skip: end -->
-    ''')
+    """,
+    )
     result = run(project)
     result.assert_outcomes(skipped=3, passed=3)  # the skip directives themselves count as passes
     result.stdout.fnmatch_lines(["*needs a GPU*", "*was skipped*", "*needs an accelerator*"])
 
 
 def test_page_runs_in_an_empty_temporary_directory_and_leaves_nothing(project):
-    write(project, "docs/page.md", '''
+    write(
+        project,
+        "docs/page.md",
+        """
         ```python
         import os
         from pathlib import Path
@@ -336,7 +415,8 @@ def test_page_runs_in_an_empty_temporary_directory_and_leaves_nothing(project):
         Path("runs/events.txt").write_text("written by the page")
         Path("checkpoint.pt").write_bytes(b"0")
         ```
-    ''')
+    """,
+    )
     before = sorted(p.relative_to(project.path) for p in project.path.rglob("*"))
     run(project).assert_outcomes(passed=1)
     after = sorted(p.relative_to(project.path) for p in project.path.rglob("*") if "__pycache__" not in p.parts)
@@ -346,7 +426,10 @@ def test_page_runs_in_an_empty_temporary_directory_and_leaves_nothing(project):
 def test_the_working_directory_holds_between_blocks(project):
     # A background thread (TensorBoard's writer, say) runs between blocks too: it must keep seeing the page's
     # folder, never the checkout. The thread samples the working directory while pytest moves between blocks.
-    write(project, "docs/page.md", '''
+    write(
+        project,
+        "docs/page.md",
+        """
         ```python
         import os, threading, time
         here, seen, running = os.getcwd(), set(), threading.Event()
@@ -370,20 +453,28 @@ def test_the_working_directory_holds_between_blocks(project):
         watcher.join()
         assert seen == {here}, seen
         ```
-    ''')
+    """,
+    )
     run(project).assert_outcomes(passed=3)
 
 
 def test_each_page_starts_in_a_fresh_session(project):
     # Page a changes global state; page b, run after it in the same process, must not see the change.
-    write(project, "docs/a.md", '''
+    write(
+        project,
+        "docs/a.md",
+        """
         ```python
         import torch
         torch.set_printoptions(precision=1)
         leaked = "from page a"
         ```
-    ''')
-    write(project, "docs/b.md", '''
+    """,
+    )
+    write(
+        project,
+        "docs/b.md",
+        """
         ```pycon
         >>> __name__
         '__main__'
@@ -395,33 +486,45 @@ def test_each_page_starts_in_a_fresh_session(project):
         >>> torch._C._is_torch_function_mode_enabled()  # no mode left by the restore (set_default_device)
         False
         ```
-    ''')
+    """,
+    )
     run(project).assert_outcomes(passed=6)
 
 
 def test_generators_are_freshly_seeded_so_unseeded_pages_fail(project):
     # Two interpreters draw different unseeded numbers. Were the generator state carried (or restored) from
     # page to page, page b would draw exactly what page a drew, and an unseeded page would pass by luck.
-    write(project, "docs/a.md", '''
+    write(
+        project,
+        "docs/a.md",
+        """
         ```python
         import sys
         import torch
         sys.primer_first_draw = torch.rand(1).item()
         ```
-    ''')
-    write(project, "docs/b.md", '''
+    """,
+    )
+    write(
+        project,
+        "docs/b.md",
+        """
         ```python
         import sys
         import torch
         assert torch.rand(1).item() != sys.primer_first_draw
         del sys.primer_first_draw
         ```
-    ''')
+    """,
+    )
     run(project).assert_outcomes(passed=2)
 
 
 def test_classes_defined_in_a_page_can_be_pickled(project):
-    write(project, "docs/page.md", '''
+    write(
+        project,
+        "docs/page.md",
+        """
         ```python
         import pickle
 
@@ -431,30 +534,39 @@ def test_classes_defined_in_a_page_can_be_pickled(project):
 
         assert pickle.loads(pickle.dumps(Point(3))).x == 3
         ```
-    ''')
+    """,
+    )
     run(project).assert_outcomes(passed=1)
 
 
 def test_warnings_are_errors(project):
-    write(project, "docs/page.md", '''
+    write(
+        project,
+        "docs/page.md",
+        """
         ```python
         import warnings
         warnings.warn("deprecated call", DeprecationWarning)
         ```
-    ''')
+    """,
+    )
     result = run(project)
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*DeprecationWarning: deprecated call*"])
 
 
 def test_nested_fences_are_content_not_blocks(project):
-    write(project, "docs/page.md", '''
+    write(
+        project,
+        "docs/page.md",
+        """
         ````markdown
         ```python
         assert False, "a fence shown inside another fence ran"
         ```
         ````
-    ''')
+    """,
+    )
     result = run(project)
     result.assert_outcomes()
     assert result.ret == pytest.ExitCode.NO_TESTS_COLLECTED
@@ -464,7 +576,10 @@ def test_nested_fences_are_content_not_blocks(project):
 
 
 def test_after_a_block_raises_the_later_blocks_are_skipped_naming_it(project):
-    write(project, "docs/page.md", '''
+    write(
+        project,
+        "docs/page.md",
+        """
         ```python
         model = None
         ```
@@ -485,7 +600,8 @@ def test_after_a_block_raises_the_later_blocks_are_skipped_naming_it(project):
         >>> model.weight
         1
         ```
-    ''')
+    """,
+    )
     result = run(project)
     result.assert_outcomes(passed=1, failed=1, skipped=3)
     result.stdout.fnmatch_lines(["*RuntimeError: the first cause*"])
@@ -494,21 +610,30 @@ def test_after_a_block_raises_the_later_blocks_are_skipped_naming_it(project):
 
 
 def test_a_doctest_that_raises_unexpectedly_stops_the_page(project):
-    write(project, "docs/page.md", '''
+    write(
+        project,
+        "docs/page.md",
+        """
         ```pycon
         >>> x = 1 / 0
         >>> x
         1
         ```
-    ''')
+    """,
+    )
     result = run(project)
     result.assert_outcomes(failed=1, skipped=1)
-    result.stdout.fnmatch_lines(["*Exception raised:*", "*ZeroDivisionError*", "*not run: the block at docs/page.md:2 failed*"])
+    result.stdout.fnmatch_lines(
+        ["*Exception raised:*", "*ZeroDivisionError*", "*not run: the block at docs/page.md:2 failed*"]
+    )
 
 
 def test_a_wrong_output_fails_alone_and_the_page_goes_on(project):
     # The block ran and its namespace is whole: only what it printed differs, so later blocks are still checked.
-    write(project, "docs/page.md", '''
+    write(
+        project,
+        "docs/page.md",
+        """
         ```python
         print(1)
         ```
@@ -521,7 +646,8 @@ def test_a_wrong_output_fails_alone_and_the_page_goes_on(project):
         >>> 1 + 1
         3
         ```
-    ''')
+    """,
+    )
     result = run(project)
     result.assert_outcomes(passed=1, failed=2)
 
@@ -553,9 +679,11 @@ def test_a_shown_syntax_error_passes_when_every_line_matches(project):
 @pytest.mark.parametrize("change", ["line", "caret", "source"])
 def test_a_shown_syntax_error_fails_on_a_wrong_line_source_or_caret(project, change):
     file_line, source, caret, message = formatted_syntax_error()
-    wrong = {"line": (file_line.replace("line 1", "line 2"), source, caret),
-             "caret": (file_line, source, " " + caret),
-             "source": (file_line, source.replace("1 2", "1 3"), caret)}[change]
+    wrong = {
+        "line": (file_line.replace("line 1", "line 2"), source, caret),
+        "caret": (file_line, source, " " + caret),
+        "source": (file_line, source.replace("1 2", "1 3"), caret),
+    }[change]
     write(project, "docs/page.md", syntax_error_page([*wrong, message]))
     result = run(project)
     result.assert_outcomes(failed=1)
@@ -563,7 +691,10 @@ def test_a_shown_syntax_error_fails_on_a_wrong_line_source_or_caret(project, cha
 
 
 def test_notes_of_a_shown_exception_are_compared(project):
-    write(project, "docs/page.md", '''
+    write(
+        project,
+        "docs/page.md",
+        """
         ```pycon
         >>> error = ValueError("bad shape")
         >>> error.add_note("hint: transpose it")
@@ -578,21 +709,26 @@ def test_notes_of_a_shown_exception_are_compared(project):
         ValueError: bad shape
         hint: reshape it
         ```
-    ''')
+    """,
+    )
     result = run(project)
     result.assert_outcomes(passed=3, failed=1)
     result.stdout.fnmatch_lines(["*page.md, line 9*", "*hint: reshape it*"])
 
 
 def test_an_ellipsis_in_a_shown_exception_still_matches_anything(project):
-    write(project, "docs/page.md", '''
+    write(
+        project,
+        "docs/page.md",
+        """
         ```pycon
         >>> raise ValueError("shapes (2x3) and (4x5)")
         Traceback (most recent call last):
           ...
         ValueError: shapes ... and (4x5)
         ```
-    ''')
+    """,
+    )
     run(project).assert_outcomes(passed=1)
 
 
@@ -601,13 +737,15 @@ def test_an_ellipsis_in_a_shown_exception_still_matches_anything(project):
 
 def variant_page(labels: list[str]) -> str:
     """A tab per label, each showing what its torch answers to `torch.__version__`."""
-    tabs = "".join(f'=== "{label}"\n\n    ```pycon\n    >>> torch.__version__.split("+")[0]\n'
-                   f"    '{label.split()[1]}...'\n    ```\n\n" for label in labels)
+    tabs = "".join(
+        f'=== "{label}"\n\n    ```pycon\n    >>> torch.__version__.split("+")[0]\n'
+        f"    '{label.split()[1]}...'\n    ```\n\n"
+        for label in labels
+    )
     return f"```python\nimport torch\n```\n\n{tabs}"
 
 
 def test_the_tab_for_this_torch_checks_the_output_and_the_others_are_skipped(project):
-    import torch
 
     this = ".".join(torch.__version__.split(".")[:2])
     write(project, "docs/page.md", variant_page([f"torch {this}", "torch 1.13"]))
@@ -630,7 +768,10 @@ def test_a_tab_set_mixing_variant_labels_and_others_fails(project):
 
 
 def test_ordinary_tabs_all_run(project):
-    write(project, "docs/page.md", '''
+    write(
+        project,
+        "docs/page.md",
+        """
         === "Adam"
 
             ```python
@@ -643,7 +784,8 @@ def test_ordinary_tabs_all_run(project):
             ran.append("sgd")
             assert ran == ["adam", "sgd"]
             ```
-    ''')
+    """,
+    )
     run(project).assert_outcomes(passed=2)
 
 
@@ -663,11 +805,15 @@ def test_install_kind_facets(project):
 def test_a_page_cannot_import_the_repository_s_own_code(project):
     write(project, "snippets/__init__.py", "")
     write(project, "snippets/mod.py", '"""Code of docs/page.md."""\nvalue = 1\n')
-    write(project, "docs/page.md", '''
+    write(
+        project,
+        "docs/page.md",
+        """
         ```python
         from snippets.mod import value
         ```
-    ''')
+    """,
+    )
     result = run(project)
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*No module named 'snippets*: a page runs as for a reader who has not cloned*"])
@@ -677,7 +823,10 @@ def test_the_repository_s_code_is_importable_again_after_the_page(project):
     (project.path / "ourcode").mkdir()  # a name of its own: this suite's real `snippets` may be loaded
     write(project, "ourcode/__init__.py", "")
     write(project, "ourcode/mod.py", "value = 1\n")
-    write(project, "docs/page.md", """
+    write(
+        project,
+        "docs/page.md",
+        """
         ```python
         try:
             import ourcode.mod
@@ -685,14 +834,18 @@ def test_the_repository_s_code_is_importable_again_after_the_page(project):
             hidden = True
         assert hidden
         ```
-    """)
+    """,
+    )
     write(project, "test_after.py", "def test_import():\n    from ourcode.mod import value\n    assert value == 1\n")
     run(project, "docs/page.md", "test_after.py").assert_outcomes(passed=2)
 
 
 def test_with_kept_folders_a_second_run_finds_what_the_first_left(project, monkeypatch, tmp_path):
     monkeypatch.setenv("PRIMER_PAGE_FOLDERS", str(tmp_path / "kept"))
-    write(project, "docs/page.md", '''
+    write(
+        project,
+        "docs/page.md",
+        """
         ```python
         from pathlib import Path
         with open("log.txt", "a") as log:
@@ -703,7 +856,8 @@ def test_with_kept_folders_a_second_run_finds_what_the_first_left(project, monke
         ```output
         1 line(s)
         ```
-    ''')
+    """,
+    )
     run(project).assert_outcomes(passed=2)
     result = run(project)
     result.assert_outcomes(passed=1, failed=1)
@@ -715,14 +869,21 @@ def test_with_kept_folders_a_second_run_finds_what_the_first_left(project, monke
 
 
 def test_a_file_fence_is_written_and_a_console_fence_runs_it(project):
-    write(project, "snippets/mod.py", '''
+    write(
+        project,
+        "snippets/mod.py",
+        '''
         """Code of docs/page.md."""
         # --8<-- [start:script]
         import sys
         print("argv", sys.argv[1:])
         # --8<-- [end:script]
-    ''')
-    write(project, "docs/page.md", '''
+    ''',
+    )
+    write(
+        project,
+        "docs/page.md",
+        """
         ```python title="greet.py"
         --8<-- "snippets/mod.py:script"
         ```
@@ -750,7 +911,8 @@ def test_a_file_fence_is_written_and_a_console_fence_runs_it(project):
         >>> "sys" in globals()  # the file was written, not run in the page
         False
         ```
-    ''')
+    """,
+    )
     result = run(project)
     result.assert_outcomes(passed=5, failed=1)
     result.stdout.fnmatch_lines(["*page.md, line 20*"])
@@ -758,7 +920,10 @@ def test_a_file_fence_is_written_and_a_console_fence_runs_it(project):
 
 
 def test_background_commands_are_waited_for(project):
-    write(project, "docs/page.md", '''
+    write(
+        project,
+        "docs/page.md",
+        """
         ```console
         $ (sleep 0.2; echo late > late.txt) &
         $ echo now
@@ -772,12 +937,16 @@ def test_background_commands_are_waited_for(project):
         from pathlib import Path
         assert Path("late.txt").read_text() == "late\\n"
         ```
-    ''')
+    """,
+    )
     run(project).assert_outcomes(passed=3)
 
 
 def test_a_failing_command_fails_its_block_and_stops_the_page(project):
-    write(project, "docs/page.md", '''
+    write(
+        project,
+        "docs/page.md",
+        """
         ```console
         $ echo before
         $ python -c "import sys; print('to stderr', file=sys.stderr); sys.exit(3)"
@@ -786,7 +955,8 @@ def test_a_failing_command_fails_its_block_and_stops_the_page(project):
         ```output
         before
         ```
-    ''')
+    """,
+    )
     result = run(project)
     result.assert_outcomes(failed=1, skipped=1)
     result.stdout.fnmatch_lines(["*the commands exited with status 3*", "*to stderr*"])
@@ -797,13 +967,17 @@ def test_commands_that_overrun_are_stopped_with_their_children(project, monkeypa
 
     monkeypatch.setattr(commands, "COMMAND_SECONDS", 1)
     pid_file = tmp_path / "child.pid"
-    write(project, "docs/page.md", f'''
+    write(
+        project,
+        "docs/page.md",
+        f"""
         ```console
         $ sleep 60 &
         $ echo $! > {pid_file}
         $ sleep 60
         ```
-    ''')
+    """,
+    )
     result = run(project)
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*did not finish within 1 s*"])
@@ -813,12 +987,16 @@ def test_commands_that_overrun_are_stopped_with_their_children(project, monkeypa
 
 
 def test_a_console_block_holds_only_commands(project):
-    write(project, "docs/page.md", '''
+    write(
+        project,
+        "docs/page.md",
+        """
         ```console
         $ echo hi
         hi
         ```
-    ''')
+    """,
+    )
     result = run(project)
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*page.md, line 3: a console block holds commands, each on a `$ ` line*"])

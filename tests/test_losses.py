@@ -118,8 +118,10 @@ def test_page_table_lists_exactly_the_installed_losses():
 
 
 def test_two_of_the_losses_are_layers_with_weights():
-    layers = {"AdaptiveLogSoftmaxWithLoss": nn.AdaptiveLogSoftmaxWithLoss(64, 100, cutoffs=[10, 50]),
-              "LinearCrossEntropyLoss": nn.LinearCrossEntropyLoss(64, 100)}
+    layers = {
+        "AdaptiveLogSoftmaxWithLoss": nn.AdaptiveLogSoftmaxWithLoss(64, 100, cutoffs=[10, 50]),
+        "LinearCrossEntropyLoss": nn.LinearCrossEntropyLoss(64, 100),
+    }
     for name in loss_classes():
         loss = layers[name] if name in layers else getattr(nn, name)()  # every other loss needs no argument
         assert (len(list(loss.parameters())) > 0) == (name in layers), name
@@ -142,7 +144,8 @@ def test_almost_every_loss_has_a_functional_form():
     functions = {name.replace("_", "") for name in dir(F)}  # mse_loss -> mseloss, kl_div -> kldiv
     spelled_out = {"BCELoss": "binarycrossentropy", "BCEWithLogitsLoss": "binarycrossentropywithlogits"}
     missing = [
-        name for name in loss_classes()
+        name
+        for name in loss_classes()
         if not {spelled_out.get(name), name.lower(), name.lower().removesuffix("loss")} & functions
     ]
     assert missing == ["AdaptiveLogSoftmaxWithLoss"]  # "almost every loss" has a function in F
@@ -164,8 +167,10 @@ def test_regression_curves_are_the_formulas():
 
 
 def test_regression_figure_marks_the_outlier_as_the_alt_text_says():
-    at_seven = {name: (loss.item(), gradient.item())
-                for name, (loss, gradient) in regression_curves(torch.tensor([7.0])).items()}
+    at_seven = {
+        name: (loss.item(), gradient.item())
+        for name, (loss, gradient) in regression_curves(torch.tensor([7.0])).items()
+    }
     assert at_seven == {"MSELoss": (49.0, 14.0), "L1Loss": (7.0, 1.0), "HuberLoss": (6.5, 1.0)}
     ends = regression_curves(torch.tensor([-8.0, 8.0]))
     assert ends["MSELoss"][0].tolist() == [64.0, 64.0] and ends["L1Loss"][0].max() == 8.0
@@ -188,8 +193,10 @@ def test_bce_curves_saturate_where_float32_sigmoid_rounds_to_one():
 def test_the_figures_draw_their_panels_with_a_legend():
     import matplotlib.pyplot as plt
 
-    for draw, panels, names in ((figure_regression, 3, ["MSELoss", "L1Loss", "HuberLoss"]),
-                                (figure_bce, 2, ["BCELoss", "BCEWithLogitsLoss"])):
+    for draw, panels, names in (
+        (figure_regression, 3, ["MSELoss", "L1Loss", "HuberLoss"]),
+        (figure_bce, 2, ["BCELoss", "BCEWithLogitsLoss"]),
+    ):
         figure = draw()
         try:
             assert len(figure.axes) == panels

@@ -4,8 +4,8 @@ import pytest
 import torch
 from torch import nn
 
-from snippets.spirals import two_spirals
 from snippets.models import MLP
+from snippets.spirals import two_spirals
 
 
 def test_returns_one_logit_per_class_for_each_input():
@@ -13,8 +13,10 @@ def test_returns_one_logit_per_class_for_each_input():
     assert model(torch.randn(4, 3)).shape == (4, 5)
 
 
-@pytest.mark.parametrize(("hidden", "expected"), [((), 2 * 3 + 3), ((4,), 2 * 4 + 4 + 4 * 3 + 3),
-                                                  ((64, 64), 2 * 64 + 64 + 64 * 64 + 64 + 64 * 3 + 3)])
+@pytest.mark.parametrize(
+    ("hidden", "expected"),
+    [((), 2 * 3 + 3), ((4,), 2 * 4 + 4 + 4 * 3 + 3), ((64, 64), 2 * 64 + 64 + 64 * 64 + 64 + 64 * 3 + 3)],
+)
 def test_parameter_count(hidden, expected):
     model = MLP(num_inputs=2, num_classes=3, hidden=hidden)
     assert sum(p.numel() for p in model.parameters()) == expected

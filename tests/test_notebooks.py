@@ -11,7 +11,6 @@ page: the slowest part is each kernel's start and `import torch`.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import re
@@ -26,6 +25,7 @@ from sybil.evaluators.doctest import OutputChecker
 
 from harness import doctests
 from harness.pages import CodeBlock, OutputBlock, check_output
+from hooks import page_notebooks as hook
 
 # What a reader downloads is built once, in the environment the site is published from: the matrix leaves
 # these tests to `make test` (harness/matrix.py).
@@ -38,16 +38,6 @@ ANSI = re.compile(r"\x1b\[[0-9;]*m")
 WARNING = re.compile(r"\b\w*Warning: ")
 REPOSITORY_PACKAGES = ("snippets", "harness", "hooks")
 
-
-def load_hook():
-    spec = importlib.util.spec_from_file_location("primer_page_notebooks", ROOT / "hooks" / "page_notebooks.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
-
-
-hook = load_hook()
 
 # The kernel's Python, less every sys.path entry holding one of the repository's packages (any checkout's).
 WITHOUT_THE_REPOSITORY = f"""
@@ -103,18 +93,20 @@ def execute(notebook, folder: Path):
     executed = nbformat.reads(nbformat.writes(notebook), as_version=4)
     executed.cells.insert(0, nbformat.v4.new_code_cell(SETUP))
     manager = AsyncKernelManager(
-        kernel_name=name, kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(specs / "kernels")]),
+        kernel_name=name,
+        kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(specs / "kernels")]),
         # as the build's kernels (hooks/jupyter): over plain TCP the kernel logs a warning
-        transport_encryption="auto" if zmq.has("curve") else "off")
-    client = NotebookClient(executed, km=manager, timeout=CELL_SECONDS, allow_errors=False,
-                            resources={"metadata": {"path": str(folder)}})
+        transport_encryption="auto" if zmq.has("curve") else "off",
+    )
+    client = NotebookClient(
+        executed, km=manager, timeout=CELL_SECONDS, allow_errors=False, resources={"metadata": {"path": str(folder)}}
+    )
     client.execute(env=kernel_environment(), cwd=str(folder), cleanup_kc=True)  # shut down, sockets closed
     return executed
 
 
 def stdout_of(cell) -> str:
-    return "".join(output.text for output in cell.outputs
-                   if output.output_type == "stream" and output.name == "stdout")
+    return "".join(output.text for output in cell.outputs if output.output_type == "stream" and output.name == "stdout")
 
 
 def shown_text(cell) -> str:
@@ -167,10 +159,7 @@ def difference(expected_cell, cell) -> str | None:
     return check_output(shown)  # the harness's own comparison: None when they match
 
 
-# Each page's notebook is a group of its own, so that xdist spreads them over the workers (conftest.py).
-@pytest.mark.parametrize(
-    "page", [pytest.param(page, marks=pytest.mark.xdist_group(f"notebook {page.name}")) for page in PAGES],
-    ids=[page.name for page in PAGES])
+@pytest.mark.parametrize("page", PAGES, ids=[page.name for page in PAGES])
 def test_the_notebook_runs_in_a_fresh_kernel_without_the_repository_and_prints_what_the_page_shows(page, tmp_path):
     notebook = hook.page_notebook(page)
     folder = tmp_path / "reader"

@@ -1,7 +1,6 @@
 """Claims of docs/optimizers.md checked beyond what the page prints: update rules, the race and its figure,
 schedules, what a checkpoint must hold, and the inventory of torch.optim."""
 
-import importlib.util
 import math
 import re
 from functools import partial
@@ -11,6 +10,7 @@ import pytest
 import torch
 from torch import nn
 
+from hooks import figures
 from snippets.models import MLP
 from snippets.optimizers import (
     LEARNING_RATES,
@@ -35,13 +35,6 @@ from tests.inventory import table_names
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGE = ROOT / "docs" / "optimizers.md"
-
-
-def load_hook():
-    spec = importlib.util.spec_from_file_location("figures_hook", ROOT / "hooks" / "figures.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module")
@@ -245,16 +238,20 @@ def built_svg(built_site, module, name):
     return (built_site.directory / "assets" / "figures" / module / f"{name}.svg").read_text(encoding="utf-8")
 
 
-@pytest.mark.parametrize("name, draw, label", [
-    ("race", figure_race, "SGD + momentum"),
-    ("schedules", figure_schedules, "CosineAnnealingLR"),
-])
+@pytest.mark.parametrize(
+    "name, draw, label",
+    [
+        ("race", figure_race, "SGD + momentum"),
+        ("schedules", figure_schedules, "CosineAnnealingLR"),
+    ],
+)
 def test_figure_is_a_small_deterministic_svg_with_text_as_text(built_site, name, draw, label):
-    svg = load_hook().svg(draw)
+    svg = figures.svg(draw)
     built = built_svg(built_site, "optimizers", name)
     # The build's process computed and drew the same numbers, to the same bytes.
-    differing = next((pair for pair in enumerate(zip(svg.splitlines(), built.splitlines()), 1)
-                      if pair[1][0] != pair[1][1]), None)
+    differing = next(
+        (pair for pair in enumerate(zip(svg.splitlines(), built.splitlines()), 1) if pair[1][0] != pair[1][1]), None
+    )
     assert svg == built, f"drawn here and in the build, the SVGs differ first at line {differing}"
     assert svg.lstrip().startswith("<?xml") and "</svg>" in svg
     assert len(svg.encode()) < 150_000
@@ -263,11 +260,14 @@ def test_figure_is_a_small_deterministic_svg_with_text_as_text(built_site, name,
     assert 'id="DejaVuSans' not in svg  # ...not drawn as embedded glyph outlines
 
 
-@pytest.mark.parametrize("figure, alt", [
-    ("optimizers/race.svg", "Two line charts of loss against step"),
-    ("optimizers/schedules.svg", "A line chart of the learning rate against the step"),
-    ("spirals/two_spirals.svg", "A scatter plot of the 1000 points of two_spirals()"),
-])
+@pytest.mark.parametrize(
+    "figure, alt",
+    [
+        ("optimizers/race.svg", "Two line charts of loss against step"),
+        ("optimizers/schedules.svg", "A line chart of the learning rate against the step"),
+        ("spirals/two_spirals.svg", "A scatter plot of the 1000 points of two_spirals()"),
+    ],
+)
 def test_built_page_shows_each_figure_with_its_alt_text(built_site, figure, alt):
     assert (built_site.directory / "assets" / "figures" / figure).exists(), "the build hook did not draw it"
     page = (built_site.directory / "optimizers" / "index.html").read_text(encoding="utf-8")
@@ -317,8 +317,15 @@ def save_after(path, steps, inputs, labels):
     optimizer = torch.optim.AdamW(model.parameters())
     scheduler = one_cycle(optimizer)
     train_steps(model, optimizer, scheduler, inputs, labels, steps=steps)
-    torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                "scheduler": scheduler.state_dict(), "step": steps}, path)
+    torch.save(
+        {
+            "model": model.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "scheduler": scheduler.state_dict(),
+            "step": steps,
+        },
+        path,
+    )
     return model, optimizer, scheduler
 
 

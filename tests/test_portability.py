@@ -53,7 +53,11 @@ def run_pages(pages: list[str], report: Path, env: dict[str, str]) -> Run:
     """The pages' doc-tests in a child pytest (one process, like a reader's), with `env` added."""
     process = subprocess.run(
         [sys.executable, "-c", RUN_PAGES, *pages, "-n0", "-q", "-p", "no:cacheprovider", f"--junitxml={report}"],
-        cwd=ROOT, env={**os.environ, **env}, capture_output=True, text=True, timeout=600,
+        cwd=ROOT,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     output = process.stdout + process.stderr
     if not report.exists():
@@ -85,8 +89,9 @@ def plainest_kernels(tmp_path_factory) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def plainest(tmp_path_factory, folders, plainest_kernels) -> Run:
     """Every page, on the plainest kernels, each in a folder kept for the rerun."""
-    return run_pages(["docs"], tmp_path_factory.mktemp("plainest") / "report.xml",
-                     {**plainest_kernels, KEEP_FOLDERS: str(folders)})
+    return run_pages(
+        ["docs"], tmp_path_factory.mktemp("plainest") / "report.xml", {**plainest_kernels, KEEP_FOLDERS: str(folders)}
+    )
 
 
 def only_here(failed: set[str], tmp_path: Path) -> list[str]:
@@ -108,8 +113,11 @@ def test_pages_print_the_same_with_the_plainest_cpu_kernels(plainest, tmp_path):
 
 
 def test_pages_print_the_same_when_rerun_in_the_folder_they_left(plainest, plainest_kernels, folders, tmp_path):
-    pages = sorted(f"docs/{folder.relative_to(folders)}" for folder in folders.rglob("*.md")
-                   if folder.is_dir() and any(folder.iterdir()))
+    pages = sorted(
+        f"docs/{folder.relative_to(folders)}"
+        for folder in folders.rglob("*.md")
+        if folder.is_dir() and any(folder.iterdir())
+    )
     if not pages:
         pytest.skip("no page left files in its folder, so a second run starts as the first did")
     rerun = run_pages(pages, tmp_path / "rerun.xml", {**plainest_kernels, KEEP_FOLDERS: str(folders)})

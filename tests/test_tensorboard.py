@@ -16,8 +16,8 @@ import warnings
 from pathlib import Path
 
 import pytest
-from packaging.version import Version
 import torch
+from packaging.version import Version
 from tensorboard.summary.writer.event_file_writer import EventFileWriter
 from torch.utils.tensorboard import SummaryWriter
 
@@ -232,7 +232,13 @@ def test_new_run_gives_a_rerun_the_same_events(tmp_path):
 def test_the_loop_has_the_guides_signatures():
     # The guide has one training loop (the training chapter's); the page embeds it, under these signatures.
     assert list(inspect.signature(train_one_epoch).parameters) == [
-        "model", "loader", "loss_fn", "optimizer", "scheduler", "device"]
+        "model",
+        "loader",
+        "loss_fn",
+        "optimizer",
+        "scheduler",
+        "device",
+    ]
     assert list(inspect.signature(evaluate).parameters) == ["model", "loader", "loss_fn", "device"]
 
 
@@ -359,7 +365,10 @@ def server(log_root, tmp_path_factory):
     with log.open("wb") as output:
         process = subprocess.Popen(
             [str(TENSORBOARD), "--logdir", str(log_root.parent), "--host", "127.0.0.1", "--port", str(port)],
-            stdout=output, stderr=subprocess.STDOUT, cwd=work, env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            cwd=work,
+            env=env,
         )
     try:
         yield Server(process, f"http://127.0.0.1:{port}", log)

@@ -20,8 +20,13 @@ def shares_memory(tensor, array):
 
 @pytest.mark.parametrize(
     "dtype, torch_dtype",
-    [(np.float32, torch.float32), (np.float64, torch.float64), (np.int64, torch.int64), (np.int32, torch.int32),
-     (np.bool_, torch.bool)],
+    [
+        (np.float32, torch.float32),
+        (np.float64, torch.float64),
+        (np.int64, torch.int64),
+        (np.int32, torch.int32),
+        (np.bool_, torch.bool),
+    ],
 )
 def test_from_numpy_shares_memory_in_both_directions_and_keeps_the_dtype(dtype, torch_dtype):
     array = np.zeros((3, 4), dtype=dtype)
@@ -66,9 +71,7 @@ def test_legacy_constructors_make_float32_of_the_given_shape():
     assert torch.FloatTensor(2, 3).dtype == torch.float32
     assert torch.Tensor([1, 2]).dtype == torch.float32
     assert torch.tensor([1, 2]).dtype == torch.int64
-    assert torch.FloatTensor([[1, 2, 3], [3, 2, 1]]).equal(
-        torch.tensor([[1, 2, 3], [3, 2, 1]], dtype=torch.float32)
-    )
+    assert torch.FloatTensor([[1, 2, 3], [3, 2, 1]]).equal(torch.tensor([[1, 2, 3], [3, 2, 1]], dtype=torch.float32))
 
 
 def test_view_shares_and_reshape_copies_only_when_it_must():
@@ -117,12 +120,15 @@ def test_column_minus_vector_broadcasts_to_a_square(n):
     assert (torch.zeros(n, 1).squeeze(1) - torch.zeros(n)).shape == (n,)
 
 
-@pytest.mark.parametrize(("a", "b", "a_cells", "b_cells"), [
-    ((3, 2), (1, 2), 6, 2),  # a row of statistics repeated down the rows
-    ((3, 1), (3,), 3, 3),  # a column and a row: every pair
-    ((2, 3, 4), (4,), 24, 4),  # a missing axis counts as size 1
-    ((5,), (5,), 5, 5),  # equal shapes: nothing repeated
-])
+@pytest.mark.parametrize(
+    ("a", "b", "a_cells", "b_cells"),
+    [
+        ((3, 2), (1, 2), 6, 2),  # a row of statistics repeated down the rows
+        ((3, 1), (3,), 3, 3),  # a column and a row: every pair
+        ((2, 3, 4), (4,), 24, 4),  # a missing axis counts as size 1
+        ((5,), (5,), 5, 5),  # equal shapes: nothing repeated
+    ],
+)
 def test_broadcast_marks_the_cells_in_memory(a, b, a_cells, b_cells):
     left, right = torch.randn(a), torch.randn(b)
     ((a_shown, a_own), (b_shown, b_own)), result = broadcast(left, right)

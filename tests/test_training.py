@@ -40,8 +40,7 @@ def make_run(seed=0):
     optimizer = torch.optim.AdamW(model.parameters())
     generator = torch.Generator().manual_seed(seed)
     loader = DataLoader(TensorDataset(inputs, targets), batch_size=16, shuffle=True, generator=generator)
-    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=0.05, epochs=EPOCHS,
-                                                    steps_per_epoch=len(loader))
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=0.05, epochs=EPOCHS, steps_per_epoch=len(loader))
     return model, optimizer, scheduler, generator, loader
 
 
@@ -59,12 +58,20 @@ def test_a_run_resumed_from_its_checkpoint_ends_bitwise_equal(tmp_path):
     stopped, resumed_log = make_run(), []
     train(stopped, 1, 3, resumed_log)
     model, optimizer, scheduler, generator, _ = stopped
-    save_checkpoint(tmp_path / "run.pt", model=model, optimizer=optimizer, scheduler=scheduler, epoch=3,
-                    generator=generator, best_loss=0.5)
+    save_checkpoint(
+        tmp_path / "run.pt",
+        model=model,
+        optimizer=optimizer,
+        scheduler=scheduler,
+        epoch=3,
+        generator=generator,
+        best_loss=0.5,
+    )
     resumed = make_run()  # as a new process would: seeded, so its generators are back at the start
     model, optimizer, scheduler, generator, _ = resumed
-    state = load_checkpoint(tmp_path / "run.pt", model=model, optimizer=optimizer, scheduler=scheduler,
-                            generator=generator)
+    state = load_checkpoint(
+        tmp_path / "run.pt", model=model, optimizer=optimizer, scheduler=scheduler, generator=generator
+    )
     assert state == {"epoch": 3, "best_loss": 0.5}
     assert optimizer.param_groups[0]["lr"] == log[2][1], "the rate the schedule had reached"
     train(resumed, state["epoch"] + 1, EPOCHS, resumed_log)
@@ -83,15 +90,24 @@ def resume_leaving_out(tmp_path, piece):
     stopped, log = make_run(), []
     train(stopped, 1, 3, log)
     model, optimizer, scheduler, generator, _ = stopped
-    save_checkpoint(tmp_path / "run.pt", model=model, optimizer=optimizer, epoch=3,
-                    scheduler=None if piece == "scheduler" else scheduler,
-                    generator=None if piece == "generator" else generator)
+    save_checkpoint(
+        tmp_path / "run.pt",
+        model=model,
+        optimizer=optimizer,
+        epoch=3,
+        scheduler=None if piece == "scheduler" else scheduler,
+        generator=None if piece == "generator" else generator,
+    )
     resumed = make_run()
     model, optimizer, scheduler, generator, _ = resumed
     rng_at_start = torch.get_rng_state()
-    load_checkpoint(tmp_path / "run.pt", model=model, optimizer=optimizer,
-                    scheduler=None if piece == "scheduler" else scheduler,
-                    generator=None if piece == "generator" else generator)
+    load_checkpoint(
+        tmp_path / "run.pt",
+        model=model,
+        optimizer=optimizer,
+        scheduler=None if piece == "scheduler" else scheduler,
+        generator=None if piece == "generator" else generator,
+    )
     if piece == "torch":
         torch.set_rng_state(rng_at_start)  # as if the checkpoint had not restored torch's generator
     train(resumed, 4, EPOCHS, log)
@@ -163,8 +179,15 @@ def test_an_interrupted_save_leaves_the_previous_checkpoint(tmp_path, monkeypatc
 def test_extras_must_be_plain_data(tmp_path):
     model, optimizer, _, _, _ = make_run()
     scaler = torch.amp.GradScaler("cpu")
-    save_checkpoint(tmp_path / "ok.pt", model=model, optimizer=optimizer, epoch=1, scaler=scaler.state_dict(),
-                    history=[0.5, 0.25], note="lr found by a sweep")
+    save_checkpoint(
+        tmp_path / "ok.pt",
+        model=model,
+        optimizer=optimizer,
+        epoch=1,
+        scaler=scaler.state_dict(),
+        history=[0.5, 0.25],
+        note="lr found by a sweep",
+    )
     state = load_checkpoint(tmp_path / "ok.pt", model=model)
     assert state == {"epoch": 1, "scaler": scaler.state_dict(), "history": [0.5, 0.25], "note": "lr found by a sweep"}
     save_checkpoint(tmp_path / "object.pt", model=model, optimizer=optimizer, epoch=1, scaler=scaler)
@@ -178,26 +201,36 @@ def test_a_run_on_a_gpu_resumes_bitwise_with_the_cuda_generator_restored(tmp_pat
         model, _, _, generator, loader = make_run()
         model.cuda()
         optimizer = torch.optim.AdamW(model.parameters())
-        scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=0.05, epochs=EPOCHS,
-                                                        steps_per_epoch=len(loader))
+        scheduler = torch.optim.lr_scheduler.OneCycleLR(
+            optimizer, max_lr=0.05, epochs=EPOCHS, steps_per_epoch=len(loader)
+        )
         return model, optimizer, scheduler, generator, loader
 
     def train_on_gpu(run, first, last):
         model, optimizer, scheduler, _, loader = run
-        return [train_one_epoch(model, loader, nn.CrossEntropyLoss(), optimizer, scheduler, device="cuda")
-                for _ in range(first, last + 1)]
+        return [
+            train_one_epoch(model, loader, nn.CrossEntropyLoss(), optimizer, scheduler, device="cuda")
+            for _ in range(first, last + 1)
+        ]
 
     uninterrupted = gpu_run()
     losses = train_on_gpu(uninterrupted, 1, EPOCHS)
     stopped = gpu_run()
     resumed_losses = train_on_gpu(stopped, 1, 3)
     model, optimizer, scheduler, generator, _ = stopped
-    save_checkpoint(tmp_path / "gpu.pt", model=model, optimizer=optimizer, scheduler=scheduler, epoch=3,
-                    generator=generator)
+    save_checkpoint(
+        tmp_path / "gpu.pt", model=model, optimizer=optimizer, scheduler=scheduler, epoch=3, generator=generator
+    )
     resumed = gpu_run()  # seeded like a new process: CUDA's generator, for dropout, is back at the start
     model, optimizer, scheduler, generator, _ = resumed
-    load_checkpoint(tmp_path / "gpu.pt", model=model, optimizer=optimizer, scheduler=scheduler,
-                    generator=generator, map_location="cuda")
+    load_checkpoint(
+        tmp_path / "gpu.pt",
+        model=model,
+        optimizer=optimizer,
+        scheduler=scheduler,
+        generator=generator,
+        map_location="cuda",
+    )
     resumed_losses += train_on_gpu(resumed, 4, EPOCHS)
     assert resumed_losses == losses
     assert all(torch.equal(a, b) for a, b in zip(uninterrupted[0].parameters(), resumed[0].parameters()))
@@ -209,15 +242,22 @@ def test_a_checkpoint_saved_on_a_gpu_loads_on_the_cpu_and_back(tmp_path):
     model.cuda()
     optimizer = torch.optim.AdamW(model.parameters())
     train_one_epoch(model, loader, nn.CrossEntropyLoss(), optimizer, device="cuda")
-    save_checkpoint(tmp_path / "gpu.pt", model=model, optimizer=optimizer, epoch=1, generator=generator,
-                    best_weights=model.state_dict())
+    save_checkpoint(
+        tmp_path / "gpu.pt",
+        model=model,
+        optimizer=optimizer,
+        epoch=1,
+        generator=generator,
+        best_weights=model.state_dict(),
+    )
     cpu_model = make_run()[0]
     cpu_optimizer = torch.optim.AdamW(cpu_model.parameters())
     state = load_checkpoint(tmp_path / "gpu.pt", model=cpu_model, optimizer=cpu_optimizer, generator=generator)
     assert all(tensor.device.type == "cpu" for tensor in state["best_weights"].values())
     assert torch.equal(cpu_model.layers[0].weight, model.layers[0].weight.cpu())
-    state = load_checkpoint(tmp_path / "gpu.pt", model=model, optimizer=optimizer, generator=generator,
-                            map_location="cuda")  # the RNG states come back as CUDA tensors: moved to the CPU
+    state = load_checkpoint(
+        tmp_path / "gpu.pt", model=model, optimizer=optimizer, generator=generator, map_location="cuda"
+    )  # the RNG states come back as CUDA tensors: moved to the CPU
     assert all(tensor.is_cuda for tensor in state["best_weights"].values())
     assert all(value.is_cuda for value in optimizer.state_dict()["state"][0].values() if value.dim())
 
@@ -311,8 +351,7 @@ def test_early_stopping_state_goes_through_a_checkpoint(tmp_path):
     model, optimizer, _, _, _ = make_run()
     stopper = EarlyStopping(patience=3)
     stopper.step(0.7, model, 1)
-    save_checkpoint(tmp_path / "run.pt", model=model, optimizer=optimizer, epoch=1,
-                    early_stopping=stopper.state_dict())
+    save_checkpoint(tmp_path / "run.pt", model=model, optimizer=optimizer, epoch=1, early_stopping=stopper.state_dict())
     restored = EarlyStopping(patience=99)
     restored.load_state_dict(load_checkpoint(tmp_path / "run.pt", model=model)["early_stopping"])
     assert (restored.patience, restored.best_loss, restored.best_epoch, restored.stopped) == (3, 0.7, 1, False)
@@ -346,8 +385,7 @@ def test_fit_stops_early_and_returns_its_best_epoch(digits, uninterrupted):
 
 
 @pytest.mark.parametrize("stop_after", [1, 9])
-def test_fit_killed_after_any_epoch_resumes_to_the_same_lines_and_weights(digits, uninterrupted, tmp_path,
-                                                                        stop_after):
+def test_fit_killed_after_any_epoch_resumes_to_the_same_lines_and_weights(digits, uninterrupted, tmp_path, stop_after):
     _, model, lines = uninterrupted
     assert run_fit(tmp_path / "run.pt", digits, stop_after=stop_after) == (None, lines[:stop_after])
     resumed, resumed_lines = run_fit(tmp_path / "run.pt", digits)
@@ -391,8 +429,9 @@ def test_confusion_matrix_and_recall_agree_with_scikit_learn():
 
     generator = torch.Generator().manual_seed(0)
     labels = torch.randint(0, 4, (500,), generator=generator)
-    predictions = torch.where(torch.rand(500, generator=generator) < 0.7, labels,
-                              torch.randint(0, 4, (500,), generator=generator))
+    predictions = torch.where(
+        torch.rand(500, generator=generator) < 0.7, labels, torch.randint(0, 4, (500,), generator=generator)
+    )
     predictions[predictions == 3] = 2  # class 3 is never predicted: a column of zeros
     matrix = confusion_matrix(predictions, labels, num_classes=4)
     assert matrix.tolist() == metrics.confusion_matrix(labels, predictions, labels=range(4)).tolist()

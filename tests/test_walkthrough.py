@@ -10,7 +10,6 @@ figures and their alt text, the download, the links, the weight and the time it 
 from __future__ import annotations
 
 import ast
-import importlib.util
 import os
 import re
 import subprocess
@@ -24,6 +23,7 @@ import nbformat
 import pytest
 
 from harness.embed import Embedder, snippets_options
+from hooks import notebooks as hook
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCE = ROOT / "docs" / "notebooks" / "walkthrough.py"
@@ -32,14 +32,6 @@ HTML_BUDGET = 250_000  # bytes of the page itself; with Material's assets a firs
 NBCONVERT_PLACEHOLDER_ALT = "No description has been provided for this image"
 
 
-def load_hook():
-    spec = importlib.util.spec_from_file_location("primer_notebooks_hook", ROOT / "hooks" / "notebooks.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-hook = load_hook()
 EMBEDDER = Embedder(snippets_options(ROOT / "mkdocs.yml"))
 
 
@@ -173,8 +165,14 @@ def test_code_cells_copied_into_a_file_run_in_a_fresh_python(tmp_path):
     (matplotlib's file backend), in an empty folder. The notebook's own assert holds the accuracy."""
     program = tmp_path / "walkthrough_copy.py"
     program.write_text(copied_program(), encoding="utf-8")
-    process = subprocess.run([sys.executable, str(program)], cwd=tmp_path, capture_output=True, text=True,
-                             env={**os.environ, "MPLBACKEND": "Agg"}, timeout=120)
+    process = subprocess.run(
+        [sys.executable, str(program)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "MPLBACKEND": "Agg"},
+        timeout=120,
+    )
     assert process.returncode == 0, process.stdout[-3000:] + process.stderr[-3000:]
     found = re.findall(r"validation accuracy (\d\.\d{3})", process.stdout)
     assert found and float(found[-1]) >= 0.97, process.stdout[-3000:]
@@ -231,8 +229,11 @@ def notebook_in(tmp_path, text: str, name: str = "nb.py"):
 
 def ipython_traceback(*frames: str) -> str:
     """What IPython prints for an error in a cell, colours included: `frames` are `Cell In[n], line k` lines."""
-    return "\x1b[31mZeroDivisionError\x1b[39m Traceback (most recent call last)\n" + "".join(
-        f"\x1b[36m{frame}\x1b[39m\n----> code\n" for frame in frames) + "ZeroDivisionError: division by zero"
+    return (
+        "\x1b[31mZeroDivisionError\x1b[39m Traceback (most recent call last)\n"
+        + "".join(f"\x1b[36m{frame}\x1b[39m\n----> code\n" for frame in frames)
+        + "ZeroDivisionError: division by zero"
+    )
 
 
 def test_a_failing_cell_is_reported_at_its_line_in_the_source(tmp_path):
@@ -308,12 +309,12 @@ def test_an_error_outside_a_cell_is_left_alone():
 
 def test_pruning_keeps_the_rules_and_properties_the_page_can_use():
     html = (
-        '<style>:root{--used: 1px; --chained: var(--used); --unused: 2px}'
-        '.a{margin: var(--chained)} .absent{color: red} .a:not(.absent){padding: 0}'
-        '.md-typeset__scrollwrap{overflow: auto} p{color: blue}'
-        '.absent, .a>p{border: 0} .a :is(.a, p) .gone{border: 1px}'
-        '@media (max-width: 10px){.absent{color: red} .a{color: green}}'
-        '@font-face{font-family: x; src: url(data:font/woff2;base64,AAAA)}</style>'
+        "<style>:root{--used: 1px; --chained: var(--used); --unused: 2px}"
+        ".a{margin: var(--chained)} .absent{color: red} .a:not(.absent){padding: 0}"
+        ".md-typeset__scrollwrap{overflow: auto} p{color: blue}"
+        ".absent, .a>p{border: 0} .a :is(.a, p) .gone{border: 1px}"
+        "@media (max-width: 10px){.absent{color: red} .a{color: green}}"
+        "@font-face{font-family: x; src: url(data:font/woff2;base64,AAAA)}</style>"
         '<div class="a"><p>text</p></div>'
     )
     css = re.search(r"<style>(.*)</style>", hook.prune_styles(html), re.S)[1]
@@ -324,4 +325,3 @@ def test_pruning_keeps_the_rules_and_properties_the_page_can_use():
     assert ".gone" not in css, "a comma inside :is() does not split the selector"
     assert "p{color: blue}" in css and ".a{color: green}" in css and "@media" in css
     assert "font-face" not in css
-
