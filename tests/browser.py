@@ -283,7 +283,9 @@ def expected_copy(language: str, shown: str) -> str:
     """What the copy button of a block must put on the clipboard: the code as shown, except that a ```pycon
     block gives only what a reader types, by doctest's rule for what is source: a `>>>` line and the `...`
     lines right after it, without their prompts (a `...` line in an answer, as tracebacks have, is output).
-    Material trims the end."""
+    A ```console block gives its commands without their `$ ` prompts. Material trims the end."""
+    if language == "console":
+        shown = "\n".join(line.removeprefix("$ ") for line in shown.splitlines())
     if language == "pycon":
         source, in_source = [], False
         for line in shown.splitlines():
