@@ -102,9 +102,13 @@ def expand_includes(source: str, embedder: Embedder, name: str) -> tuple[str, li
             except EmbedError as error:
                 raise PluginError(str(error)) from None
             for chunk in chunks:
-                filename = chunk.filename if chunk.filename == name else _repository_relative(chunk.filename)
-                out += chunk.lines
-                origins += [(filename, number) for number in chunk.numbers]
+                included = chunk.filename != name
+                filename = _repository_relative(chunk.filename) if included else chunk.filename
+                kept = len(chunk.lines)
+                while included and kept and not chunk.lines[kept - 1].strip():
+                    kept -= 1  # an included section ends at its last line of code, as on a Markdown page
+                out += chunk.lines[:kept]
+                origins += [(filename, number) for number in chunk.numbers[:kept]]
         else:
             out += body
             origins += [(name, number) for number in range(start, end)]
