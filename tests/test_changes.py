@@ -20,17 +20,9 @@ from snippets.changes import (
     train_step_2018,
     warnings_from,
 )
+from tests.chapters import TEACHING_CHAPTERS
 
 PAGE = Path(__file__).resolve().parents[1] / "docs" / "changes.md"
-CHAPTERS = {
-    "tensors.md",
-    "gradients.md",
-    "building-blocks.md",
-    "custom-modules.md",
-    "losses.md",
-    "optimizers.md",
-    "tensorboard.md",
-}
 
 
 def table_rows():
@@ -75,7 +67,7 @@ def test_every_row_links_to_its_proof_on_the_page_and_to_a_chapter():
         proof = re.search(r"\[below\]\(#([\w-]+)\)", row)
         chapter = re.search(r"\]\(([\w-]+\.md)(?:#[\w-]+)?\) \|$", row)
         assert proof, f"no link to the checked example: {row}"
-        assert chapter and chapter[1] in CHAPTERS, f"no link to the chapter teaching it: {row}"
+        assert chapter and chapter[1] in TEACHING_CHAPTERS, f"no link to the chapter teaching it: {row}"
 
 
 def test_warnings_from_records_without_leaking_the_filter():

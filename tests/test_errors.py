@@ -18,17 +18,9 @@ from snippets.errors import (
     load_with_plain_settings,
     save_with_plain_settings,
 )
+from tests.chapters import TEACHING_CHAPTERS
 
 PAGE = Path(__file__).resolve().parents[1] / "docs" / "errors.md"
-CHAPTERS = {
-    "tensors.md",
-    "gradients.md",
-    "building-blocks.md",
-    "custom-modules.md",
-    "losses.md",
-    "optimizers.md",
-    "tensorboard.md",
-}
 DEVICE_MESSAGE = re.compile(
     r"RuntimeError: (Expected all tensors to be on the same device, but got )(\w+)( is on )(cpu)"
     r"(, different from other tensors on )(cuda:0)( \(when checking argument in method )wrapper_CUDA_(\w+)\)"
@@ -106,7 +98,7 @@ def test_every_section_gives_cause_fix_and_chapter():
         cause = body.split("**Cause:**", 1)[1].split("**Fix:**", 1)[0].strip()
         assert cause.count(". ") == 0, f"{title}: the cause in one sentence"
         linked = set(re.findall(r"\]\(([\w-]+\.md)(?:#[\w-]+)?\)", body))
-        assert linked & CHAPTERS, f"{title}: link the chapter that teaches the fix"
+        assert linked & TEACHING_CHAPTERS, f"{title}: link the chapter that teaches the fix"
 
 
 def test_the_hand_written_fit_finds_the_slope_and_the_broken_one_fails_on_its_second_step():
