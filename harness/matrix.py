@@ -9,9 +9,10 @@ One definition, four readers:
 - the site build: `checked_with()` lists the further environments for the footer;
 - each matrix run loads it as a pytest plugin, `-p harness.matrix` with PRIMER_ENVIRONMENT=<name>: it stops
   at once if pytest runs on another Python than that environment's, and leaves out the tests that need the
-  built site or a browser (those using the `site_build`, `built_site` or `browser` fixtures) and those of
-  what the site publishes (marked `published`: the page notebooks). `make test` runs those once, in the main
-  environment: the site is built there and published from there.
+  built site or a browser (those using the `site_build`, `built_site` or `browser` fixtures) and those marked
+  `main_environment`: the page notebooks, which the site publishes from the main environment, and the reruns
+  of every page on the plainest CPU kernels and in the folder a first run left, which check the pages against
+  a reader's processor and a reader's second run, not against a version. `make test` runs those once.
 """
 
 from __future__ import annotations
@@ -220,7 +221,7 @@ def pytest_collection_modifyitems(config, items) -> None:
     needs_site = [
         item
         for item in items
-        if set(SITE_FIXTURES) & set(getattr(item, "fixturenames", ())) or item.get_closest_marker("published")
+        if set(SITE_FIXTURES) & set(getattr(item, "fixturenames", ())) or item.get_closest_marker("main_environment")
     ]
     if needs_site:
         config.hook.pytest_deselected(items=needs_site)

@@ -169,7 +169,7 @@ def test_ci_runs_one_job_per_environment_and_publishes_only_after_all_of_them():
     assert re.search(r"needs: \[test, matrix\]", deploy), "publishing must wait for make test and every matrix job"
 
 
-def test_a_matrix_run_leaves_out_exactly_the_tests_that_need_the_site_or_a_browser_or_are_published():
+def test_a_matrix_run_leaves_out_exactly_the_tests_that_need_the_site_or_a_browser_or_the_main_environment():
     class Item:  # what the plugin reads of a pytest item
         def __init__(self, name: str, fixturenames: list[str], markers: tuple[str, ...] = ()) -> None:
             self.name, self.fixturenames, self.markers = name, fixturenames, markers
@@ -181,7 +181,7 @@ def test_a_matrix_run_leaves_out_exactly_the_tests_that_need_the_site_or_a_brows
         Item("page", ["request"]),
         Item("built", ["built_site", "request"]),
         Item("browser", ["browser"]),
-        Item("notebook", ["tmp_path"], ("published",)),
+        Item("notebook", ["tmp_path"], ("main_environment",)),
         Item("unit", [], ("xdist_group",)),
     ]
     deselected = []

@@ -29,7 +29,7 @@ from hooks import page_notebooks as hook
 
 # What a reader downloads is built once, in the environment the site is published from: the matrix leaves
 # these tests to `make test` (harness/matrix.py).
-pytestmark = pytest.mark.published
+pytestmark = pytest.mark.main_environment
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = sorted((ROOT / "docs").glob("*.md"))

@@ -27,6 +27,10 @@ from harness.pages import KEEP_FOLDERS
 
 ROOT = Path(__file__).resolve().parents[1]
 
+# The rerun checks the pages against a reader's processor and a reader's second run, which do not change with
+# the version of torch: the matrix leaves it to `make test` (harness/matrix.py).
+pytestmark = pytest.mark.main_environment
+
 PORTABLE_KERNELS = {
     "ATEN_CPU_CAPABILITY": "default",  # no AVX2 or AVX-512 kernels in ATen
     "MKL_CBWR": "COMPATIBLE",  # MKL's conditional bitwise reproducibility: its plainest code path
