@@ -35,7 +35,8 @@ from bench import lighthouse  # noqa: E402 - the repository's root is put on the
 PYTHON = sys.executable
 RESULTS = ROOT / "bench" / "results.md"
 ENV = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
-BUDGETS = {"make test": 60.0, "page": 5.0, "build": 20.0, "notebook": 10.0, "browser": 20.0, "ratio": 1.3}
+# `make test` is held to about three bare runs of the pages' code (a ratio, so it holds on a slower machine).
+BUDGETS = {"make test / bare": 3.0, "page": 5.0, "build": 20.0, "notebook": 10.0, "browser": 20.0, "ratio": 1.3}
 
 
 def pages() -> list[str]:
@@ -198,9 +199,11 @@ def report(runs: int, with_make_test: bool) -> str:
         "|---|---:|---:|---|",
     ]
     if suites:
+        suite_ratio = median(suites) / total_bare
         lines.append(
-            f"| `make test`, warm `.venv` (wall) | {median(suites):.1f} s | {BUDGETS['make test']:.0f} s "
-            f"| {verdict(median(suites), BUDGETS['make test'])} |"
+            f"| `make test`, warm `.venv`, on the wall clock ({median(suites):.1f} s) against the bare run of "
+            f"all pages ({total_bare:.1f} s) | {suite_ratio:.2f} | {BUDGETS['make test / bare']} "
+            f"| {verdict(suite_ratio, BUDGETS['make test / bare'])} |"
         )
     lines += [
         f"| slowest page alone: `{slowest}` (pytest's session; {median(alone_wall[slowest]):.2f} s on the wall "
