@@ -34,14 +34,19 @@ def bare_evaluators(document, parser: PageParser) -> None:
         parsed = region.parsed
         if region.evaluator == parser.run_code:
             chunks = parser.embedder.chunks(parsed.lines, parsed.first_line, document.path)
-            region.evaluator = lambda example, code=[chunk.compile() for chunk in chunks]: [
-                exec(c, example.namespace) for c in code
-            ]
+            region.evaluator = lambda example, code=[chunk.compile() for chunk in chunks]: run_code(
+                code, example.namespace
+            )
         elif region.evaluator is run_doctest:
             code, raises = compile(parsed.source, document.path, "single"), parsed.exc_msg is not None
             region.evaluator = lambda example, code=code, raises=raises: run_example(code, example.namespace, raises)
         elif region.evaluator is check_output:
             region.evaluator = lambda example: None
+
+
+def run_code(code: list, namespace: dict) -> None:
+    for chunk in code:  # an evaluator returns None: Sybil reports anything else as a failure
+        exec(chunk, namespace)
 
 
 def run_example(code, namespace: dict, raises: bool) -> None:
